@@ -1,0 +1,222 @@
+"""Convolution in any number of spatial dimensions, and its gradient.
+
+Convolution in deep learning is cross-correlation (no kernel flip). With ``C_g = C_in/groups``
+input channels per group, output channel ``o`` in group ``g``, and the input padded already::
+
+    y[n, o, *p] = sum_{c < C_g, *k} w[o, c, *k] * x[n, g*C_g + c, *(p*stride + k*dilation)]
+
+(the mathematical convolution is ``conv(x, flip(w))``, flipping every spatial axis of ``w``).
+
+**Forward (im2col + GEMM).** The input is moved to channels-last layout ``(N, *S, C)``; every
+window is a strided view ``(N, *O, *K, C)`` (no copy); a chunk of windows is copied into the
+matrix ``cols`` with one row per output position and ``prod(K)*C_g`` columns, and one BLAS
+product ``cols @ W`` gives all ``C_out/groups`` output channels of the group at once.
+
+**Backward (VJP).** For ``y = cols @ W``::
+
+    dW    = cols^T @ dy          -- a correlation of the input with the output gradient
+    dcols = dy @ W^T             -- folded back onto the input: a transposed convolution
+    db    = sum of dy over the batch and the spatial axes (done by the engine's broadcasting)
+
+That input gradient *is* the transposed convolution, so :func:`conv_transpose_valid` is that
+same function, and its VJP is :func:`conv_valid` again. Padding is a separate op
+(:mod:`.pad`), except zero padding, which is folded into the layout copy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from ..autograd import Tensor, record
+from .window import add_windows, valid_out_shape, windows
+
+__all__ = ["conv_valid", "conv_transpose_valid", "conv_forward_array", "conv_input_grad_array",
+           "conv_weight_grad_array"]
+
+# Rows of ``cols`` copied per chunk: large enough for BLAS to run at full speed, small
+# enough that the chunk stays in cache and memory stays bounded for big inputs.
+CHUNK_BYTES = 1 << 23
+
+Ints = Sequence[int]
+
+
+def _to_channels_last(x: np.ndarray, pads: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Return ``x`` (N, C, *S) as (N, *S_padded, C), zero-padding in the same copy."""
+    xl = np.moveaxis(x, 1, -1)  # (N, *S, C), a view
+    if not any(lo or hi for lo, hi in pads):
+        return np.ascontiguousarray(xl)
+    shape = (x.shape[0],) + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], pads)) + (x.shape[1],)
+    out = np.zeros(shape, x.dtype)
+    out[(slice(None),) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(x.shape[2:], pads))] = xl
+    return out
+
+
+def _weight_matrix(w: np.ndarray, groups: int) -> np.ndarray:
+    """Return ``w`` (C_out, C_g, *K) as ``groups`` GEMM matrices (groups, prod(K)*C_g, C_out/groups)."""
+    c_out, c_g = w.shape[:2]
+    n = w.ndim - 2
+    wg = w.reshape((groups, c_out // groups) + w.shape[1:])  # (G, Co_g, C_g, *K)
+    wg = np.moveaxis(wg, 2, -1)  # (G, Co_g, *K, C_g)
+    return wg.reshape(groups, c_out // groups, -1).transpose(0, 2, 1)  # (G, K*C_g, Co_g)
+
+
+def _chunks(batch: int, out: Ints, row_bytes: int) -> Iterator[tuple[slice, slice]]:
+    """Yield (batch, first-output-axis) slices so that each chunk of ``cols`` is ~CHUNK_BYTES."""
+    o0 = out[0]
+    per_o0 = row_bytes * math.prod(out[1:])
+    per_sample = per_o0 * o0
+    if per_sample <= CHUNK_BYTES:
+        step = max(1, CHUNK_BYTES // per_sample)
+        for a in range(0, batch, step):
+            yield slice(a, min(a + step, batch)), slice(None)
+    else:
+        step = max(1, CHUNK_BYTES // per_o0)
+        for i in range(batch):
+            for a in range(0, o0, step):
+                yield slice(i, i + 1), slice(a, min(a + step, o0))
+
+
+def _window_view(xl: np.ndarray, kernel: Ints, stride: Ints, dilation: Ints) -> np.ndarray:
+    """All windows of channels-last ``xl`` as a view (N, *O, *K, C)."""
+    n = len(kernel)
+    win = windows(xl, kernel, stride, dilation, axis=1)  # (N, *O, C, *K)
+    return np.moveaxis(win, n + 1, -1)  # (N, *O, *K, C)
+
+
+def conv_forward_array(
+    xl: np.ndarray, w: np.ndarray, stride: Ints, dilation: Ints, groups: int
+) -> np.ndarray:
+    """Correlate padded channels-last ``xl`` (N, *S, C) with ``w``; return (N, *O, C_out)."""
+    n = w.ndim - 2
+    c_out, c_g = w.shape[:2]
+    co_g = c_out // groups
+    win = _window_view(xl, w.shape[2:], stride, dilation)  # (N, *O, *K, C)
+    out_shape = win.shape[: n + 1]
+    wm = _weight_matrix(w, groups)
+    y = np.empty(out_shape + (c_out,), xl.dtype)
+    k_cols = math.prod(w.shape[2:]) * c_g
+    for b, o in _chunks(len(win), win.shape[1 : n + 1], k_cols * xl.itemsize):
+        for g in range(groups):
+            cols = win[b, o, ..., g * c_g : (g + 1) * c_g]
+            cols = cols.reshape(-1, k_cols)  # im2col: the one copy  (rows, K*C_g)
+            part = cols @ wm[g]  # (rows, C_out/groups)
+            y[b, o, ..., g * co_g : (g + 1) * co_g] = part.reshape(y[b, o, ..., :co_g].shape)
+    return y
+
+
+def conv_input_grad_array(
+    gl: np.ndarray, w: np.ndarray, spatial: Ints, stride: Ints, dilation: Ints, groups: int
+) -> np.ndarray:
+    """Fold ``gl`` (N, *O, C_out) back through ``w``: the gradient (N, *spatial, C_in) of the input.
+
+    This is the transposed convolution: each output position spreads ``dy @ W^T`` over the
+    window it came from.
+    """
+    n = w.ndim - 2
+    kernel = w.shape[2:]
+    c_out, c_g = w.shape[:2]
+    co_g = c_out // groups
+    gx = np.zeros((gl.shape[0], *spatial, c_g * groups), gl.dtype)
+    wm = _weight_matrix(w, groups)
+    k_cols = math.prod(kernel) * c_g
+    for b, o in _chunks(len(gl), gl.shape[1 : n + 1], k_cols * gl.itemsize):
+        start = 0 if o.start is None else o.start
+        g_chunk = gl[b, o]  # (nb, *O_chunk, C_out)
+        o_chunk = g_chunk.shape[1 : n + 1]
+        extent = (o_chunk[0] - 1) * stride[0] + dilation[0] * (kernel[0] - 1) + 1
+        dst_rows = slice(start * stride[0], start * stride[0] + extent)
+        for g in range(groups):
+            dcols = g_chunk[..., g * co_g : (g + 1) * co_g].reshape(-1, co_g) @ wm[g].T
+            dcols = dcols.reshape(g_chunk.shape[: n + 1] + tuple(kernel) + (c_g,))
+            dst = gx[b, dst_rows, ..., g * c_g : (g + 1) * c_g]  # (nb, *S_chunk, C_g)
+            add_windows(dst, np.moveaxis(dcols, -1, n + 1), stride, dilation, axis=1)
+    return gx
+
+
+def conv_weight_grad_array(
+    xl: np.ndarray, gl: np.ndarray, kernel: Ints, stride: Ints, dilation: Ints, groups: int
+) -> np.ndarray:
+    """Return dL/dw (C_out, C_g, *K) from the padded input ``xl`` and output gradient ``gl``."""
+    n = len(kernel)
+    c_out = gl.shape[-1]
+    c_g = xl.shape[-1] // groups
+    co_g = c_out // groups
+    win = _window_view(xl, kernel, stride, dilation)
+    k_cols = math.prod(kernel) * c_g
+    gwm = np.zeros((groups, k_cols, co_g), xl.dtype)
+    for b, o in _chunks(len(win), win.shape[1 : n + 1], k_cols * xl.itemsize):
+        for g in range(groups):
+            cols = win[b, o, ..., g * c_g : (g + 1) * c_g].reshape(-1, k_cols)
+            gwm[g] += cols.T @ gl[b, o, ..., g * co_g : (g + 1) * co_g].reshape(-1, co_g)
+    gw = gwm.transpose(0, 2, 1).reshape((groups, co_g) + tuple(kernel) + (c_g,))
+    return np.moveaxis(gw, -1, 2).reshape((c_out, c_g) + tuple(kernel))
+
+
+def _crop(gl: np.ndarray, pads: Sequence[tuple[int, int]]) -> np.ndarray:
+    index = (slice(None),) + tuple(slice(lo, gl.shape[1 + i] - hi) for i, (lo, hi) in enumerate(pads))
+    return gl[index]
+
+
+def conv_valid(
+    x: Tensor,
+    w: Tensor,
+    stride: Ints,
+    dilation: Ints,
+    groups: int,
+    zero_pad: Sequence[tuple[int, int]],
+) -> Tensor:
+    """Primitive: correlate ``x`` (N, C_in, *S) with ``w`` after zero-padding by ``zero_pad``.
+
+    Arguments are assumed validated (see :func:`ndconv.nn.functional.conv`).
+    Returns (N, C_out, *O) with the channels-last memory layout used inside.
+    """
+    xl = _to_channels_last(x.data, zero_pad)  # (N, *S_pad, C_in)
+    wd = w.data
+    y = conv_forward_array(xl, wd, stride, dilation, groups)  # (N, *O, C_out)
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        gl = np.ascontiguousarray(np.moveaxis(g, 1, -1))  # (N, *O, C_out)
+        gx = gw = None
+        if x.requires_grad:
+            gxl = conv_input_grad_array(gl, wd, xl.shape[1:-1], stride, dilation, groups)
+            gx = np.moveaxis(_crop(gxl, zero_pad), -1, 1)
+        if w.requires_grad:
+            gw = conv_weight_grad_array(xl, gl, wd.shape[2:], stride, dilation, groups)
+        return gx, gw
+
+    return record(np.moveaxis(y, -1, 1), (x, w), vjp, "conv")
+
+
+def conv_transpose_valid(
+    x: Tensor, w: Tensor, out_spatial: Ints, stride: Ints, dilation: Ints, groups: int
+) -> Tensor:
+    """Primitive: the adjoint of :func:`conv_valid` with no padding.
+
+    ``x`` is (N, C_in, *I) and ``w`` is (C_in, C_out/groups, *K) (PyTorch's layout for
+    transposed convolution); the result is (N, C_out, *out_spatial), where ``out_spatial`` is
+    any size whose valid convolution gives back ``*I`` (extra high-side rows get no input).
+    """
+    xl = np.ascontiguousarray(np.moveaxis(x.data, 1, -1))  # (N, *I, C_in)
+    wd = w.data
+    yl = conv_input_grad_array(xl, wd, out_spatial, stride, dilation, groups)  # (N, *out, C_out)
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        gl = np.ascontiguousarray(np.moveaxis(g, 1, -1))
+        gx = gw = None
+        if x.requires_grad:
+            gxl = conv_forward_array(gl, wd, stride, dilation, groups)
+            gxl = gxl[(slice(None),) + tuple(slice(0, s) for s in xl.shape[1:-1])]
+            gx = np.moveaxis(gxl, -1, 1)
+        if w.requires_grad:
+            gw = conv_weight_grad_array(gl, xl, wd.shape[2:], stride, dilation, groups)
+        return gx, gw
+
+    return record(np.moveaxis(yl, -1, 1), (x, w), vjp, "conv_transpose")
+
+
+def check_fits(spatial: Ints, kernel: Ints, stride: Ints, dilation: Ints, out: Ints) -> bool:
+    """Return whether a valid correlation of ``spatial`` gives exactly ``out`` positions."""
+    return valid_out_shape(spatial, kernel, stride, dilation) == tuple(out)

@@ -1,0 +1,140 @@
+"""Pooling primitives in any number of spatial dimensions.
+
+Every pool walks the kernel offsets: for offset ``k`` the inputs read by all windows form one
+strided slice (:func:`.window.offset_slices`), so a pool is ``prod(kernel)`` vectorised array
+operations, forward and backward -- no window tensor is materialised and no scatter is used.
+
+* **Max pool** pads with ``-inf``. The running maximum is replaced only by a strictly larger
+  value, so among tied values the *first* window element in row-major kernel order wins, and
+  receives the whole gradient (PyTorch's CPU rule).
+* **Window sum** (zero-padded by the caller) is the primitive under average pooling.
+* **Adaptive max along one axis**: output ``i`` covers ``[floor(i*L/out), ceil((i+1)*L/out))``.
+  A box max is separable, so N-d adaptive max is one 1-D pass per axis; its ties also resolve
+  to the first element in row-major order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..autograd import Tensor, record
+from .window import offset_slices, valid_out_shape
+
+__all__ = ["max_pool_padded", "window_sum", "adaptive_max_1d", "adaptive_bounds", "max_unpool_flat"]
+
+Ints = Sequence[int]
+
+
+def max_pool_padded(
+    x: Tensor,
+    kernel: Ints,
+    stride: Ints,
+    dilation: Ints,
+    pads: Sequence[tuple[int, int]],
+    return_indices: bool = False,
+) -> tuple[Tensor, np.ndarray | None]:
+    """Primitive: max over windows of ``x`` (N, C, *S) padded with ``-inf`` by ``pads``.
+
+    Returns the pooled tensor and, if asked, the flat index into each channel's ``*S`` of the
+    chosen element (as ``torch.nn.functional.max_pool*d(return_indices=True)``).
+    """
+    n = len(kernel)
+    xd = x.data
+    width = [(0, 0), (0, 0)] + [tuple(p) for p in pads]
+    xp = np.pad(xd, width, constant_values=-np.inf) if any(map(any, pads)) else xd
+    out_shape = valid_out_shape(xp.shape[2:], kernel, stride, dilation)
+    slices = [index for _, index in offset_slices(out_shape, kernel, stride, dilation, axis=2)]
+    best = xp[slices[0]].copy()
+    arg = np.zeros(best.shape, np.int32)
+    for i, index in enumerate(slices[1:], start=1):
+        v = xp[index]
+        better = v > best  # strict: the first maximum keeps the gradient
+        np.copyto(best, v, where=better)
+        arg[better] = i
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        gp = np.zeros(xp.shape, g.dtype)
+        for i, index in enumerate(slices):
+            gp[index] += np.where(arg == i, g, 0)
+        crop = (slice(None), slice(None)) + tuple(
+            slice(lo, lo + s) for (lo, _), s in zip(pads, xd.shape[2:])
+        )
+        return (gp[crop],)
+
+    indices = None
+    if return_indices:
+        offsets = np.unravel_index(arg, tuple(kernel))  # per-axis kernel offset of the winner
+        flat = np.zeros(arg.shape, np.int64)
+        for ax in range(n):
+            o = np.arange(out_shape[ax]).reshape((-1,) + (1,) * (n - 1 - ax))
+            pos = o * stride[ax] + offsets[ax] * dilation[ax] - pads[ax][0]
+            flat = flat * xd.shape[2 + ax] + pos
+        indices = flat
+    return record(best, (x,), vjp, "max_pool"), indices
+
+
+def window_sum(x: Tensor, kernel: Ints, stride: Ints, dilation: Ints) -> Tensor:
+    """Primitive: sum over every window of ``x`` (N, C, *S) (no padding: pad first)."""
+    xd = x.data
+    out_shape = valid_out_shape(xd.shape[2:], kernel, stride, dilation)
+    total = np.zeros(xd.shape[:2] + out_shape, xd.dtype)
+    for _, index in offset_slices(out_shape, kernel, stride, dilation, axis=2):
+        total += xd[index]
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        gx = np.zeros(xd.shape, g.dtype)
+        for _, index in offset_slices(out_shape, kernel, stride, dilation, axis=2):
+            gx[index] += g
+        return (gx,)
+
+    return record(total, (x,), vjp, "window_sum")
+
+
+def adaptive_bounds(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the start and stop of each adaptive window: ``floor(i*L/out)``, ``ceil((i+1)*L/out)``."""
+    i = np.arange(out)
+    return (i * size) // out, -((-(i + 1) * size) // out)
+
+
+def adaptive_max_1d(x: Tensor, axis: int, out: int) -> Tensor:
+    """Primitive: adaptive max pool along one axis of ``x``."""
+    xd = x.data
+    size = xd.shape[axis]
+    start, stop = adaptive_bounds(size, out)
+    width = int((stop - start).max())
+    idx = start[:, None] + np.arange(width)  # (out, width); past ``stop`` -> the -inf sentinel
+    idx = np.where(idx < stop[:, None], idx, size)
+    xm = np.moveaxis(xd, axis, -1)
+    xm = np.concatenate([xm, np.full(xm.shape[:-1] + (1,), -np.inf, xd.dtype)], axis=-1)
+    vals = xm[..., idx]  # (..., out, width)
+    arg = vals.argmax(axis=-1)  # first maximum wins
+    res = np.take_along_axis(vals, arg[..., None], -1)[..., 0]
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        gm = np.moveaxis(g, axis, -1)  # (..., out)
+        onehot = (arg[..., None] == np.arange(width)) * gm[..., None]  # (..., out, width)
+        # scatter (out, width) -> positions, as a product with a fixed 0/1 matrix (no add.at)
+        scatter = np.zeros((out * width, size + 1), g.dtype)
+        scatter[np.arange(out * width), idx.ravel()] = 1
+        gx = onehot.reshape(onehot.shape[:-2] + (-1,)) @ scatter
+        return (np.moveaxis(gx[..., :size], -1, axis),)
+
+    return record(np.moveaxis(res, -1, axis), (x,), vjp, "adaptive_max")
+
+
+def max_unpool_flat(x: Tensor, indices: np.ndarray, out_spatial: Ints) -> Tensor:
+    """Primitive: place ``x`` (N, C, *O) at the flat ``indices`` of zeros (N, C, *out_spatial)."""
+    n_, c = x.shape[:2]
+    size = math.prod(out_spatial)
+    flat_idx = indices.reshape(n_, c, -1)
+    out = np.zeros((n_, c, size), x.dtype)
+    np.put_along_axis(out, flat_idx, x.data.reshape(n_, c, -1), axis=2)
+    shape = x.shape
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        return (np.take_along_axis(g.reshape(n_, c, -1), flat_idx, axis=2).reshape(shape),)
+
+    return record(out.reshape((n_, c) + tuple(out_spatial)), (x,), vjp, "max_unpool")

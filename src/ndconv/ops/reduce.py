@@ -1,0 +1,151 @@
+"""Reductions and contractions: sum, mean, max, matmul, softmax, log-softmax."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..autograd import Tensor, as_tensor, record
+from .elementwise import mul, sub
+
+__all__ = ["sum", "mean", "amax", "amin", "var", "matmul", "softmax", "log_softmax", "logsumexp"]
+
+Axis = Any  # int, tuple of ints or None
+
+
+def _axes(axis: Axis, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int):
+        axis = (axis,)
+    return tuple(int(a) % ndim for a in axis)
+
+
+def _expand(g: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
+    return g if keepdims else np.expand_dims(g, axes)
+
+
+def sum(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Sum over ``axis`` (all axes by default)."""
+    axes = _axes(axis, a.ndim)
+    shape = a.shape
+    out = np.asarray(a.data.sum(axis=axes, keepdims=keepdims))
+    return record(
+        out, (a,), lambda g: (np.broadcast_to(_expand(g, axes, keepdims), shape),), "sum"
+    )
+
+
+def mean(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Average over ``axis`` (all axes by default)."""
+    axes = _axes(axis, a.ndim)
+    count = int(np.prod([a.shape[i] for i in axes]))
+    shape, dtype = a.shape, a.dtype
+    out = np.asarray(a.data.mean(axis=axes, keepdims=keepdims), dtype=dtype)
+    return record(
+        out,
+        (a,),
+        lambda g: (np.broadcast_to(_expand(g, axes, keepdims) / np.asarray(count, dtype), shape),),
+        "mean",
+    )
+
+
+def _extreme(a: Tensor, axis: Axis, keepdims: bool, fn: Any, name: str) -> Tensor:
+    axes = _axes(axis, a.ndim)
+    x = a.data
+    out_k = fn(x, axis=axes, keepdims=True)
+    out = out_k if keepdims else np.squeeze(out_k, axis=axes)
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        hit = x == out_k
+        # Ties share the gradient equally (as torch.amax does).
+        share = hit / hit.sum(axis=axes, keepdims=True)
+        return (_expand(g, axes, keepdims) * share.astype(x.dtype, copy=False),)
+
+    return record(np.asarray(out), (a,), vjp, name)
+
+
+def amax(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Maximum over ``axis``; tied maxima share the gradient equally."""
+    return _extreme(a, axis, keepdims, np.max, "amax")
+
+
+def amin(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Minimum over ``axis``; tied minima share the gradient equally."""
+    return _extreme(a, axis, keepdims, np.min, "amin")
+
+
+def var(a: Tensor, axis: Axis = None, keepdims: bool = False, correction: int = 0) -> Tensor:
+    """Variance over ``axis`` (composite: mean of squared deviations)."""
+    axes = _axes(axis, a.ndim)
+    count = int(np.prod([a.shape[i] for i in axes]))
+    d = sub(a, mean(a, axes, keepdims=True))
+    s = sum(mul(d, d), axes, keepdims=keepdims)
+    return mul(s, 1.0 / max(count - correction, 1))
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with NumPy's broadcasting rules (``a @ b``)."""
+    a, b = as_tensor(a), as_tensor(b)
+    x, y = a.data, b.data
+    if x.ndim == 0 or y.ndim == 0:
+        raise ValueError(f"matmul: operands must have >= 1 dimension; got {x.shape} and {y.shape}.")
+    out = x @ y
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x2 = x[None, :] if x.ndim == 1 else x
+        y2 = y[:, None] if y.ndim == 1 else y
+        g2 = g
+        if x.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if y.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        gx = g2 @ np.swapaxes(y2, -1, -2)
+        gy = np.swapaxes(x2, -1, -2) @ g2
+        if x.ndim == 1:
+            gx = gx.reshape(gx.shape[:-2] + (x.shape[0],)) if gx.ndim > 2 else gx[0]
+        if y.ndim == 1:
+            gy = gy[..., 0]
+        return gx, gy
+
+    return record(np.asarray(out), (a, b), vjp, "matmul")
+
+
+def logsumexp(a: Tensor, axis: int = -1, keepdims: bool = False) -> Tensor:
+    """Return ``log(sum(exp(a)))`` along ``axis``, stable for large values."""
+    x = a.data
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    lse_k = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+    out = lse_k if keepdims else np.squeeze(lse_k, axis)
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        gk = g if keepdims else np.expand_dims(g, axis)
+        return (gk * np.exp(x - lse_k),)
+
+    return record(out, (a,), vjp, "logsumexp")
+
+
+def log_softmax(a: Tensor, axis: int = -1) -> Tensor:
+    """Return ``a - logsumexp(a)`` along ``axis`` (max-shifted: no overflow)."""
+    x = a.data
+    m = np.max(x, axis=axis, keepdims=True)
+    shifted = x - np.where(np.isfinite(m), m, 0)
+    out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
+
+    return record(out, (a,), vjp, "log_softmax")
+
+
+def softmax(a: Tensor, axis: int = -1) -> Tensor:
+    """Return ``exp(a) / sum(exp(a))`` along ``axis`` (max-shifted: no overflow)."""
+    x = a.data
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    out = e / e.sum(axis=axis, keepdims=True)
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
+
+    return record(out, (a,), vjp, "softmax")
