@@ -44,6 +44,19 @@ def randn(*shape: int, dtype=np.float32, requires_grad: bool = False) -> Tensor:
 
 
 __all__ = [
-    "Tensor", "tensor", "as_tensor", "no_grad", "enable_grad", "is_grad_enabled", "manual_seed",
-    "zeros", "ones", "randn", "float32", "float64", "ops", "shapes", *ops.__all__,
+    "Tensor",
+    "tensor",
+    "as_tensor",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "manual_seed",
+    "zeros",
+    "ones",
+    "randn",
+    "float32",
+    "float64",
+    "ops",
+    "shapes",
+    *ops.__all__,
 ]

@@ -199,21 +199,167 @@ class Tensor:
         if grad is None:
             if self.data.size != 1:
                 raise ValueError(
-                    "backward: `grad` must be given for a non-scalar tensor; "
-                    f"got shape={self.shape}."
+                    f"backward: `grad` must be given for a non-scalar tensor; got shape={self.shape}."
                 )
             seed = np.ones_like(self.data)
         else:
             seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad, self.dtype)
             if seed.shape != self.shape:
                 raise ValueError(
-                    f"backward: `grad` must have the tensor's shape {self.shape}; "
-                    f"got {seed.shape}."
+                    f"backward: `grad` must have the tensor's shape {self.shape}; got {seed.shape}."
                 )
         _run_backward(self, seed, retain_graph)
 
-    # --- operators (defined in ndconv.ops; attached there to avoid an import cycle) ----
-    # __add__, __mul__, __matmul__, __getitem__, sum, mean, reshape, ... see ops/__init__.py
+    # --- operators and methods: thin calls into the primitives of ``ndconv.ops`` ------------
+    def __add__(self, other: Any) -> Tensor:
+        return _ops.add(self, other)  # type: ignore[no-any-return]
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ops.add(other, self)  # type: ignore[no-any-return]
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ops.sub(self, other)  # type: ignore[no-any-return]
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ops.sub(other, self)  # type: ignore[no-any-return]
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ops.mul(self, other)  # type: ignore[no-any-return]
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ops.mul(other, self)  # type: ignore[no-any-return]
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ops.div(self, other)  # type: ignore[no-any-return]
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ops.div(other, self)  # type: ignore[no-any-return]
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _ops.pow(self, other)  # type: ignore[no-any-return]
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _ops.pow(other, self)  # type: ignore[no-any-return]
+
+    def __neg__(self) -> Tensor:
+        return _ops.neg(self)  # type: ignore[no-any-return]
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(self, other)  # type: ignore[no-any-return]
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(other, self)  # type: ignore[no-any-return]
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _ops.getitem(self, index)  # type: ignore[no-any-return]
+
+    # Comparisons give plain boolean arrays: they have no gradient.
+    def __lt__(self, other: Any) -> np.ndarray:
+        return self.data < _raw(other)  # type: ignore[no-any-return]
+
+    def __le__(self, other: Any) -> np.ndarray:
+        return self.data <= _raw(other)  # type: ignore[no-any-return]
+
+    def __gt__(self, other: Any) -> np.ndarray:
+        return self.data > _raw(other)  # type: ignore[no-any-return]
+
+    def __ge__(self, other: Any) -> np.ndarray:
+        return self.data >= _raw(other)  # type: ignore[no-any-return]
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.sum(self, axis, keepdims)  # type: ignore[no-any-return]
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.mean(self, axis, keepdims)  # type: ignore[no-any-return]
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.amax(self, axis, keepdims)  # type: ignore[no-any-return]
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.amin(self, axis, keepdims)  # type: ignore[no-any-return]
+
+    def var(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return _ops.var(self, axis, keepdims)  # type: ignore[no-any-return]
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return _ops.reshape(self, _shape_arg(shape))  # type: ignore[no-any-return]
+
+    view = reshape
+
+    def permute(self, *axes: Any) -> Tensor:
+        return _ops.permute(self, _shape_arg(axes))  # type: ignore[no-any-return]
+
+    def transpose(self, axis0: int = -2, axis1: int = -1) -> Tensor:
+        return _ops.transpose(self, axis0, axis1)  # type: ignore[no-any-return]
+
+    @property
+    def T(self) -> Tensor:
+        return _ops.permute(self, tuple(reversed(range(self.ndim))))  # type: ignore[no-any-return]
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return _ops.flatten(self, start_dim, end_dim)  # type: ignore[no-any-return]
+
+    def squeeze(self, axis: int) -> Tensor:
+        return _ops.squeeze(self, axis)  # type: ignore[no-any-return]
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return _ops.unsqueeze(self, axis)  # type: ignore[no-any-return]
+
+    def exp(self) -> Tensor:
+        return _ops.exp(self)  # type: ignore[no-any-return]
+
+    def log(self) -> Tensor:
+        return _ops.log(self)  # type: ignore[no-any-return]
+
+    def sqrt(self) -> Tensor:
+        return _ops.sqrt(self)  # type: ignore[no-any-return]
+
+    def abs(self) -> Tensor:
+        return _ops.abs(self)  # type: ignore[no-any-return]
+
+    def relu(self) -> Tensor:
+        return _ops.relu(self)  # type: ignore[no-any-return]
+
+    def sigmoid(self) -> Tensor:
+        return _ops.sigmoid(self)  # type: ignore[no-any-return]
+
+    def tanh(self) -> Tensor:
+        return _ops.tanh(self)  # type: ignore[no-any-return]
+
+    def clip(self, lo: float | None = None, hi: float | None = None) -> Tensor:
+        return _ops.clip(self, lo, hi)  # type: ignore[no-any-return]
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return _ops.softmax(self, axis)  # type: ignore[no-any-return]
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return _ops.log_softmax(self, axis)  # type: ignore[no-any-return]
+
+    def argmax(self, axis: int | None = None) -> np.ndarray:
+        return np.asarray(np.argmax(self.data, axis=axis))
+
+    def astype(self, dtype: Any) -> Tensor:
+        """Return a copy cast to ``dtype`` (a new leaf, as ``detach().to(dtype)``)."""
+        return Tensor(self.data.astype(dtype), requires_grad=self.requires_grad)
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+
+_ops: Any = None  # ndconv.ops, bound when it is imported (it imports this module)
+
+
+def _raw(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _shape_arg(shape: tuple[Any, ...]) -> tuple[Any, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
 
 
 def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:

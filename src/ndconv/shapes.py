@@ -113,9 +113,7 @@ def normalize_padding(
             return tuple(
                 same_padding(s, k, st, d) for s, k, st, d in zip(in_spatial, kernel, stride, dilation)
             )
-        raise ValueError(
-            f"{op}: `padding` string must be 'valid' or 'same'; got padding={padding!r}."
-        )
+        raise ValueError(f"{op}: `padding` string must be 'valid' or 'same'; got padding={padding!r}.")
     if _is_int(padding):
         if padding < 0:  # type: ignore[operator]
             raise ValueError(f"{op}: `padding` must be >= 0; got padding={padding!r}.")
@@ -134,8 +132,7 @@ def normalize_padding(
             pair = tuple(entry)
         else:
             raise ValueError(
-                f"{op}: each `padding` entry must be an int or a (low, high) pair; "
-                f"got padding={padding!r}."
+                f"{op}: each `padding` entry must be an int or a (low, high) pair; got padding={padding!r}."
             )
         for v in pair:
             if not _is_int(v):

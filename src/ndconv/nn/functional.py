@@ -16,31 +16,72 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Tensor, as_tensor
-from ..ops import (
-    gelu, leaky_relu, log_softmax, matmul, mean, relu, reshape, sigmoid, softmax, softplus, sum,
-    tanh, take_along_axis,
-)
 from ..ops import amax as _amax
+from ..ops import (
+    gelu,
+    leaky_relu,
+    log_softmax,
+    matmul,
+    mean,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    softplus,
+    sum,
+    take_along_axis,
+    tanh,
+)
 from ..ops.conv import conv_transpose_valid, conv_valid
 from ..ops.loss import bce_with_logits_elementwise
 from ..ops.norm import batch_norm_train
-from ..ops.pad import check_pad_mode
+from ..ops.pad import check_pad_mode, pad_adjoint
 from ..ops.pad import pad as _pad
-from ..ops.pad import pad_adjoint
 from ..ops.pool import adaptive_bounds, adaptive_max_1d, max_pool_padded, max_unpool_flat, window_sum
 from ..ops.window import fold_valid, unfold_valid
 from ..random import get_rng
 from ..shapes import (
-    Padding, as_tuple, conv_output_shape, conv_transpose_output_shape, normalize_padding,
-    pool_output_shape, same_padding,
+    Padding,
+    as_tuple,
+    conv_output_shape,
+    conv_transpose_output_shape,
+    normalize_padding,
+    pool_output_shape,
+    same_padding,
 )
 
 __all__ = [
-    "conv", "conv1d", "conv2d", "conv3d", "conv_transpose", "unfold", "fold", "pad",
-    "max_pool", "avg_pool", "max_unpool", "adaptive_avg_pool", "adaptive_max_pool",
-    "global_avg_pool", "global_max_pool", "batch_norm", "dropout", "linear",
-    "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy_with_logits",
-    "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "softplus",
+    "conv",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose",
+    "unfold",
+    "fold",
+    "pad",
+    "max_pool",
+    "avg_pool",
+    "max_unpool",
+    "adaptive_avg_pool",
+    "adaptive_max_pool",
+    "global_avg_pool",
+    "global_max_pool",
+    "batch_norm",
+    "dropout",
+    "linear",
+    "cross_entropy",
+    "nll_loss",
+    "mse_loss",
+    "l1_loss",
+    "binary_cross_entropy_with_logits",
+    "relu",
+    "leaky_relu",
+    "sigmoid",
+    "tanh",
+    "gelu",
+    "softmax",
+    "log_softmax",
+    "softplus",
 ]
 
 
@@ -74,8 +115,7 @@ def _unbatch(y: Tensor, flag: bool) -> Tensor:
 def _check_dtype(x: Tensor, w: Tensor, op: str) -> None:
     if x.dtype != w.dtype:
         raise TypeError(
-            f"{op}: `x` and `weight` must have the same dtype; got x.dtype={x.dtype}, "
-            f"weight.dtype={w.dtype}."
+            f"{op}: `x` and `weight` must have the same dtype; got x.dtype={x.dtype}, weight.dtype={w.dtype}."
         )
 
 
@@ -316,8 +356,10 @@ def fold(
     x = _tensor(x, "x", op)
     if x.ndim != 3:
         raise ValueError(f"{op}: `x` must have shape (N, C * prod(kernel), L); got x.shape={x.shape}.")
-    n = len(output_size) if isinstance(output_size, Sequence) else (
-        len(kernel_size) if isinstance(kernel_size, Sequence) else 2
+    n = (
+        len(output_size)
+        if isinstance(output_size, Sequence)
+        else (len(kernel_size) if isinstance(kernel_size, Sequence) else 2)
     )
     size = as_tuple(output_size, n, "output_size", op)
     kernel = as_tuple(kernel_size, n, "kernel_size", op)
@@ -377,7 +419,9 @@ def _pool_args(
     return kernel, stride_, dilation_, pads, out
 
 
-def _ceil_pads(spatial: Sequence[int], pads: Any, out: Any, kernel: Any, stride: Any, dilation: Any) -> tuple[tuple[int, int], ...]:
+def _ceil_pads(
+    spatial: Sequence[int], pads: Any, out: Any, kernel: Any, stride: Any, dilation: Any
+) -> tuple[tuple[int, int], ...]:
     """Extend the high padding so that the last (ceil-mode) window fits."""
     return tuple(
         (lo, max(hi, (o - 1) * st + d * (k - 1) + 1 - s - lo))
@@ -413,7 +457,9 @@ def max_pool(
     """
     op = "max_pool"
     x = _tensor(x, "x", op)
-    kernel, stride_, dilation_, pads, out = _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, op)
+    kernel, stride_, dilation_, pads, out = _pool_args(
+        x, kernel_size, stride, padding, dilation, ceil_mode, op
+    )
     pads = _ceil_pads(x.shape[2:], pads, out, kernel, stride_, dilation_)
     y, idx = max_pool_padded(x, kernel, stride_, dilation_, pads, return_indices)
     return (y, Tensor(idx)) if return_indices else y
@@ -441,7 +487,9 @@ def avg_pool(
     """
     op = "avg_pool"
     x = _tensor(x, "x", op)
-    kernel, stride_, dilation_, pads, out = _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, op)
+    kernel, stride_, dilation_, pads, out = _pool_args(
+        x, kernel_size, stride, padding, dilation, ceil_mode, op
+    )
     if divisor_override is not None and (
         not isinstance(divisor_override, (int, np.integer)) or divisor_override < 1
     ):
@@ -483,7 +531,9 @@ def max_unpool(
     if idx.shape != x.shape:
         raise ValueError(f"{op}: `indices` must have x's shape {x.shape}; got {idx.shape}.")
     if output_size is None:
-        size = tuple((s - 1) * st - lo - hi + k for s, st, (lo, hi), k in zip(x.shape[2:], stride_, pads, kernel))
+        size = tuple(
+            (s - 1) * st - lo - hi + k for s, st, (lo, hi), k in zip(x.shape[2:], stride_, pads, kernel)
+        )
     else:
         size = tuple(output_size)[-n:]
         size = as_tuple(size, n, "output_size", op)
@@ -601,9 +651,7 @@ def batch_norm(
     if training:
         m = x.size // c
         if m < 2:
-            raise ValueError(
-                f"{op}: training needs more than one value per channel; got x.shape={x.shape}."
-            )
+            raise ValueError(f"{op}: training needs more than one value per channel; got x.shape={x.shape}.")
         y, bmean, bvar = batch_norm_train(x, w, b, eps)
         if running_mean is not None and running_var is not None:
             running_mean *= 1 - momentum
@@ -747,7 +795,9 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean squared error."""
     a, b = _tensor(input, "input", "mse_loss"), _tensor(target, "target", "mse_loss")
     if a.shape != b.shape:
-        raise ValueError(f"mse_loss: `input` and `target` must have the same shape; got {a.shape} and {b.shape}.")
+        raise ValueError(
+            f"mse_loss: `input` and `target` must have the same shape; got {a.shape} and {b.shape}."
+        )
     d = a - b
     return _reduce(d * d, reduction, "mse_loss")
 
@@ -758,7 +808,9 @@ def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
 
     a, b = _tensor(input, "input", "l1_loss"), _tensor(target, "target", "l1_loss")
     if a.shape != b.shape:
-        raise ValueError(f"l1_loss: `input` and `target` must have the same shape; got {a.shape} and {b.shape}.")
+        raise ValueError(
+            f"l1_loss: `input` and `target` must have the same shape; got {a.shape} and {b.shape}."
+        )
     return _reduce(_abs(a - b), reduction, "l1_loss")
 
 
@@ -769,8 +821,14 @@ def binary_cross_entropy_with_logits(
     op = "binary_cross_entropy_with_logits"
     z, y = _tensor(logits, "logits", op), _tensor(target, "target", op)
     if z.shape != y.shape:
-        raise ValueError(f"{op}: `logits` and `target` must have the same shape; got {z.shape} and {y.shape}.")
+        raise ValueError(
+            f"{op}: `logits` and `target` must have the same shape; got {z.shape} and {y.shape}."
+        )
     if y.dtype != z.dtype:
         y = Tensor(y.data.astype(z.dtype))
-    pw = None if pos_weight is None else np.asarray(pos_weight.data if isinstance(pos_weight, Tensor) else pos_weight)
+    pw = (
+        None
+        if pos_weight is None
+        else np.asarray(pos_weight.data if isinstance(pos_weight, Tensor) else pos_weight)
+    )
     return _reduce(bce_with_logits_elementwise(z, y, pw), reduction, op)

@@ -10,8 +10,17 @@ import numpy as np
 from ..autograd import Tensor, as_tensor, record
 
 __all__ = [
-    "reshape", "transpose", "permute", "getitem", "concat", "stack", "broadcast_to", "flatten",
-    "squeeze", "unsqueeze", "take_along_axis",
+    "reshape",
+    "transpose",
+    "permute",
+    "getitem",
+    "concat",
+    "stack",
+    "broadcast_to",
+    "flatten",
+    "squeeze",
+    "unsqueeze",
+    "take_along_axis",
 ]
 
 
@@ -72,9 +81,7 @@ def broadcast_to(a: Tensor, shape: Sequence[int]) -> Tensor:
 
 def _is_basic(index: Any) -> bool:
     items = index if isinstance(index, tuple) else (index,)
-    return all(
-        isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items
-    )
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
 
 
 def getitem(a: Tensor, index: Any) -> Tensor:
@@ -96,8 +103,9 @@ def getitem(a: Tensor, index: Any) -> Tensor:
             gx[index] = g
             return (gx,)
         flat = np.arange(int(np.prod(shape))).reshape(shape)[index]
-        gx = np.bincount(flat.ravel(), weights=np.broadcast_to(g, flat.shape).ravel(),
-                         minlength=int(np.prod(shape)))
+        gx = np.bincount(
+            flat.ravel(), weights=np.broadcast_to(g, flat.shape).ravel(), minlength=int(np.prod(shape))
+        )
         return (gx.reshape(shape).astype(dtype, copy=False),)
 
     return record(out, (a,), vjp, "getitem")

@@ -33,8 +33,13 @@ import numpy as np
 from ..autograd import Tensor, record
 from .window import add_windows, valid_out_shape, windows
 
-__all__ = ["conv_valid", "conv_transpose_valid", "conv_forward_array", "conv_input_grad_array",
-           "conv_weight_grad_array"]
+__all__ = [
+    "conv_valid",
+    "conv_transpose_valid",
+    "conv_forward_array",
+    "conv_input_grad_array",
+    "conv_weight_grad_array",
+]
 
 # Rows of ``cols`` copied per chunk: large enough for BLAS to run at full speed, small
 # enough that the chunk stays in cache and memory stays bounded for big inputs.
@@ -56,8 +61,7 @@ def _to_channels_last(x: np.ndarray, pads: Sequence[tuple[int, int]]) -> np.ndar
 
 def _weight_matrix(w: np.ndarray, groups: int) -> np.ndarray:
     """Return ``w`` (C_out, C_g, *K) as ``groups`` GEMM matrices (groups, prod(K)*C_g, C_out/groups)."""
-    c_out, c_g = w.shape[:2]
-    n = w.ndim - 2
+    c_out = w.shape[0]
     wg = w.reshape((groups, c_out // groups) + w.shape[1:])  # (G, Co_g, C_g, *K)
     wg = np.moveaxis(wg, 2, -1)  # (G, Co_g, *K, C_g)
     return wg.reshape(groups, c_out // groups, -1).transpose(0, 2, 1)  # (G, K*C_g, Co_g)

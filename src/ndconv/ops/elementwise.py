@@ -14,9 +14,29 @@ import numpy as np
 from ..autograd import Tensor, as_tensor, record
 
 __all__ = [
-    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "abs", "maximum", "minimum",
-    "where", "clip", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softplus", "log1p",
-    "sin", "cos",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "neg",
+    "pow",
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "maximum",
+    "minimum",
+    "where",
+    "clip",
+    "relu",
+    "leaky_relu",
+    "sigmoid",
+    "tanh",
+    "gelu",
+    "softplus",
+    "log1p",
+    "sin",
+    "cos",
 ]
 
 

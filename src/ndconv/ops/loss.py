@@ -10,7 +10,9 @@ from .elementwise import _sigmoid
 __all__ = ["bce_with_logits_elementwise"]
 
 
-def bce_with_logits_elementwise(logits: Tensor, target: Tensor, pos_weight: np.ndarray | None = None) -> Tensor:
+def bce_with_logits_elementwise(
+    logits: Tensor, target: Tensor, pos_weight: np.ndarray | None = None
+) -> Tensor:
     """Primitive: ``-(p*y*log(sigmoid(x)) + (1-y)*log(1-sigmoid(x)))`` per element, p = pos_weight.
 
     Computed as ``(1-y)*x + (1+(p-1)*y) * softplus(-x)`` with ``softplus(-x) = max(-x,0) +

@@ -77,7 +77,9 @@ def pad_adjoint_array(g: np.ndarray, pairs: Sequence[tuple[int, int]], mode: str
     return g
 
 
-def pad(x: Tensor, padding: Sequence[tuple[int, int]] | int, mode: str = "zeros", value: float = 0.0) -> Tensor:
+def pad(
+    x: Tensor, padding: Sequence[tuple[int, int]] | int, mode: str = "zeros", value: float = 0.0
+) -> Tensor:
     """Pad the trailing axes of ``x``: ``padding`` is one ``(lo, hi)`` pair per padded axis.
 
     An int pads every spatial axis (all axes after ``(N, C)``) by that amount on both sides.

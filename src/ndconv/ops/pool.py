@@ -59,9 +59,7 @@ def max_pool_padded(
         gp = np.zeros(xp.shape, g.dtype)
         for i, index in enumerate(slices):
             gp[index] += np.where(arg == i, g, 0)
-        crop = (slice(None), slice(None)) + tuple(
-            slice(lo, lo + s) for (lo, _), s in zip(pads, xd.shape[2:])
-        )
+        crop = (slice(None), slice(None)) + tuple(slice(lo, lo + s) for (lo, _), s in zip(pads, xd.shape[2:]))
         return (gp[crop],)
 
     indices = None

@@ -31,9 +31,7 @@ def sum(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
     axes = _axes(axis, a.ndim)
     shape = a.shape
     out = np.asarray(a.data.sum(axis=axes, keepdims=keepdims))
-    return record(
-        out, (a,), lambda g: (np.broadcast_to(_expand(g, axes, keepdims), shape),), "sum"
-    )
+    return record(out, (a,), lambda g: (np.broadcast_to(_expand(g, axes, keepdims), shape),), "sum")
 
 
 def mean(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:

@@ -75,8 +75,7 @@ def offset_slices(
     lead = (slice(None),) * axis
     for offset in np.ndindex(*kernel):
         index = lead + tuple(
-            slice(k * d, k * d + (o - 1) * s + 1, s)
-            for k, d, o, s in zip(offset, dilation, out, stride)
+            slice(k * d, k * d + (o - 1) * s + 1, s) for k, d, o, s in zip(offset, dilation, out, stride)
         )
         yield offset, index
 
@@ -96,11 +95,11 @@ def add_windows(
     kernel = src.shape[src.ndim - n :]
     out = src.shape[axis : axis + n]
     for offset, index in offset_slices(out, kernel, stride, dilation, axis):
-        dst[index] += src[(Ellipsis, *offset)]
+        dst[index] += src[(Ellipsis,) + tuple(offset)]
     return dst
 
 
-def unfold_valid(x: "Tensor", kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]) -> "Tensor":
+def unfold_valid(x: Tensor, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]) -> Tensor:
     """Primitive: im2col of an already padded ``x`` (N, C, *S) -> (N, C*prod(K), prod(O))."""
     from ..autograd import record
 
@@ -114,16 +113,21 @@ def unfold_valid(x: "Tensor", kernel: Sequence[int], stride: Sequence[int], dila
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
         gk = g.reshape((xd.shape[0], xd.shape[1]) + tuple(kernel) + out)  # (N, C, *K, *O)
         gx = np.zeros(xd.shape, g.dtype)
-        add_windows(gx, np.moveaxis(gk, tuple(range(2, 2 + n)), tuple(range(2 + n, 2 + 2 * n))),
-                    stride, dilation, axis=2)
+        add_windows(
+            gx,
+            np.moveaxis(gk, tuple(range(2, 2 + n)), tuple(range(2 + n, 2 + 2 * n))),
+            stride,
+            dilation,
+            axis=2,
+        )
         return (gx,)
 
     return record(cols, (x,), vjp, "unfold")
 
 
 def fold_valid(
-    x: "Tensor", spatial: Sequence[int], kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]
-) -> "Tensor":
+    x: Tensor, spatial: Sequence[int], kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]
+) -> Tensor:
     """Primitive: col2im, the adjoint of :func:`unfold_valid`: (N, C*K, L) -> (N, C, *spatial)."""
     from ..autograd import record
 
@@ -133,8 +137,9 @@ def fold_valid(
     c = xd.shape[1] // math.prod(kernel)
     gk = xd.reshape((xd.shape[0], c) + tuple(kernel) + out)
     y = np.zeros((xd.shape[0], c) + tuple(spatial), xd.dtype)
-    add_windows(y, np.moveaxis(gk, tuple(range(2, 2 + n)), tuple(range(2 + n, 2 + 2 * n))),
-                stride, dilation, axis=2)
+    add_windows(
+        y, np.moveaxis(gk, tuple(range(2, 2 + n)), tuple(range(2 + n, 2 + 2 * n))), stride, dilation, axis=2
+    )
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
         win = windows(g, kernel, stride, dilation, axis=2)
