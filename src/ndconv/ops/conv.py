@@ -18,6 +18,9 @@ product ``cols @ W`` gives all ``C_out/groups`` output channels of the group at 
     dcols = dy @ W^T             -- folded back onto the input: a transposed convolution
     db    = sum of dy over the batch and the spatial axes (done by the engine's broadcasting)
 
+With stride 1 that fold is computed as a convolution: the full correlation of ``dy`` with
+the spatially flipped kernel, input and output channels swapped (one more im2col + GEMM).
+With stride > 1 the ``prod(K)`` kernel offsets are added back as strided slices.
 That input gradient *is* the transposed convolution, so :func:`conv_transpose_valid` is that
 same function, and its VJP is :func:`conv_valid` again. Padding is a separate op
 (:mod:`.pad`), except zero padding, which is folded into the layout copy.
@@ -57,6 +60,13 @@ def _to_channels_last(x: np.ndarray, pads: Sequence[tuple[int, int]]) -> np.ndar
     out = np.zeros(shape, x.dtype)
     out[(slice(None),) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(x.shape[2:], pads))] = xl
     return out
+
+
+def _pad_channels_last(xl: np.ndarray, pads: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Zero-pad the spatial axes of channels-last ``xl`` (N, *S, C)."""
+    if not any(lo or hi for lo, hi in pads):
+        return xl
+    return np.pad(xl, [(0, 0), *pads, (0, 0)])
 
 
 def _weight_matrix(w: np.ndarray, groups: int) -> np.ndarray:
@@ -123,6 +133,13 @@ def conv_input_grad_array(
     kernel = w.shape[2:]
     c_out, c_g = w.shape[:2]
     co_g = c_out // groups
+    if all(s == 1 for s in stride):
+        # Stride 1: a full correlation of dy with the flipped kernel, in/out channels swapped.
+        wt = w.reshape((groups, co_g, c_g) + tuple(kernel)).swapaxes(1, 2)  # (G, C_g, Co_g, *K)
+        wt = np.flip(wt.reshape((groups * c_g, co_g) + tuple(kernel)), tuple(range(2, 2 + n)))
+        pads = [(d * (k - 1), s - o) for d, k, s, o in zip(dilation, kernel, spatial, gl.shape[1 : n + 1])]
+        gp = _pad_channels_last(gl, pads)  # (N, *(O + d(K-1) + extra), C_out)
+        return conv_forward_array(gp, np.ascontiguousarray(wt), stride, dilation, groups)
     gx = np.zeros((gl.shape[0], *spatial, c_g * groups), gl.dtype)
     wm = _weight_matrix(w, groups)
     k_cols = math.prod(kernel) * c_g
@@ -149,6 +166,7 @@ def conv_weight_grad_array(
     c_g = xl.shape[-1] // groups
     co_g = c_out // groups
     win = _window_view(xl, kernel, stride, dilation)
+    win = win[(slice(None),) + tuple(slice(0, o) for o in gl.shape[1 : n + 1])]  # extra rows: no dy
     k_cols = math.prod(kernel) * c_g
     gwm = np.zeros((groups, k_cols, co_g), xl.dtype)
     for b, o in _chunks(len(win), win.shape[1 : n + 1], k_cols * xl.itemsize):
