@@ -4,9 +4,10 @@ Every pool walks the kernel offsets: for offset ``k`` the inputs read by all win
 strided slice (:func:`.window.offset_slices`), so a pool is ``prod(kernel)`` vectorised array
 operations, forward and backward -- no window tensor is materialised and no scatter is used.
 
-* **Max pool** pads with ``-inf``. The running maximum is replaced only by a strictly larger
-  value, so among tied values the *first* window element in row-major kernel order wins, and
-  receives the whole gradient (PyTorch's CPU rule).
+* **Max pool** pads with ``-inf``. Among tied values the *first* window element in row-major
+  kernel order wins and receives the whole gradient (PyTorch's CPU rule): the backward pass
+  walks the offsets in order and gives each window's gradient to the first offset equal to
+  its maximum.
 * **Window sum** (zero-padded by the caller) is the primitive under average pooling.
 * **Adaptive max along one axis**: output ``i`` covers ``[floor(i*L/out), ceil((i+1)*L/out))``.
   A box max is separable, so N-d adaptive max is one 1-D pass per axis; its ties also resolve
@@ -48,22 +49,37 @@ def max_pool_padded(
     out_shape = valid_out_shape(xp.shape[2:], kernel, stride, dilation)
     slices = [index for _, index in offset_slices(out_shape, kernel, stride, dilation, axis=2)]
     best = xp[slices[0]].copy()
-    arg = np.zeros(best.shape, np.int32)
-    for i, index in enumerate(slices[1:], start=1):
-        v = xp[index]
-        better = v > best  # strict: the first maximum keeps the gradient
-        np.copyto(best, v, where=better)
-        arg[better] = i
+    for index in slices[1:]:
+        np.maximum(best, xp[index], out=best)
+
+    def first_max(i: int, taken: np.ndarray) -> np.ndarray:
+        """Mark the windows whose first maximum (row-major kernel order) is offset ``i``."""
+        hit = xp[slices[i]] == best
+        hit &= ~taken
+        taken |= hit
+        return hit
+
+    disjoint = all(st >= d * (k - 1) + 1 for st, d, k in zip(stride, dilation, kernel)) and all(
+        d == 1 for d in dilation
+    )
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
         gp = np.zeros(xp.shape, g.dtype)
+        taken = np.zeros(best.shape, bool)
         for i, index in enumerate(slices):
-            gp[index] += np.where(arg == i, g, 0)
+            if disjoint:  # each input feeds one window: write, don't add
+                np.copyto(gp[index], g, where=first_max(i, taken))
+            else:
+                gp[index] += np.where(first_max(i, taken), g, 0)
         crop = (slice(None), slice(None)) + tuple(slice(lo, lo + s) for (lo, _), s in zip(pads, xd.shape[2:]))
         return (gp[crop],)
 
     indices = None
     if return_indices:
+        arg = np.zeros(best.shape, np.int64)
+        taken = np.zeros(best.shape, bool)
+        for i in range(len(slices)):
+            np.copyto(arg, i, where=first_max(i, taken))
         offsets = np.unravel_index(arg, tuple(kernel))  # per-axis kernel offset of the winner
         flat = np.zeros(arg.shape, np.int64)
         for ax in range(n):
