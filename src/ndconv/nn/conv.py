@@ -123,7 +123,7 @@ class _ConvBase(Module):
         if self.bias is None:
             s.append("bias=False")
         if self.padding_mode != "zeros":
-            s.append(f"padding_mode={self.padding_mode!r}")
+            s.append(f"padding_mode={self.padding_mode}")
         if self._dtype != np.float32:
             s.append(f"dtype={self._dtype}")
         return ", ".join(s)
