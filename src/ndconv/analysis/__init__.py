@@ -1,0 +1,36 @@
+"""Analysis tools: a convolution as a matrix, kernel composition, classic kernels, equivariance.
+
+>>> from ndconv.analysis import conv_matrix, sobel
+>>> conv_matrix((1, 5, 5), sobel(2, axis=1)[None, None], padding="same").shape
+(25, 25)
+"""
+
+from .conv_matrix import conv_matrix
+from .equivariance import shift_equivariance_error
+from .kernels import (
+    box,
+    compose_kernels,
+    compose_weights,
+    edges,
+    gaussian,
+    laplacian,
+    prewitt,
+    scharr,
+    sharpen,
+    sobel,
+)
+
+__all__ = [
+    "conv_matrix",
+    "compose_kernels",
+    "compose_weights",
+    "sobel",
+    "prewitt",
+    "scharr",
+    "laplacian",
+    "gaussian",
+    "box",
+    "sharpen",
+    "edges",
+    "shift_equivariance_error",
+]
