@@ -349,6 +349,15 @@ class Tensor:
         return self.astype(np.float64)
 
 
+def _freed_vjp(g: np.ndarray) -> Sequence[np.ndarray | None]:
+    raise RuntimeError(
+        "backward: this graph was already freed by an earlier backward(); "
+        "pass retain_graph=True to that call to backpropagate through it twice."
+    )
+
+
+_FREED = _Node((), _freed_vjp, "freed")
+
 _ops: Any = None  # ndconv.ops, bound when it is imported (it imports this module)
 
 
@@ -387,10 +396,7 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
             else:
                 grads[key] = pg
         if not retain_graph:
-            t._node = None
-            # ``t`` stays requires_grad so a second backward explains itself below.
-    if not retain_graph:
-        root._node = None
+            t._node = _FREED  # a second backward through here raises instead of passing silently
 
 
 def _topological_order(root: Tensor) -> list[Tensor]:

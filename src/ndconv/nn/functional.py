@@ -189,14 +189,16 @@ def conv(
             f"spatial axis; got weight.shape={w.shape}."
         )
     n = w.ndim - 2
+    x_shape = x.shape  # as received, for error messages
     x, unbatch = _batched(x, n, op, f"from weight.shape={w.shape}")
+    shown = f"{x_shape} (read as unbatched (C_in, *spatial))" if unbatch else f"{x_shape}"
     _check_dtype(x, w, op)
     c_in, c_out = x.shape[1], w.shape[0]
     groups = _check_groups(groups, c_in, c_out, op)
     if w.shape[1] * groups != c_in:
         raise ValueError(
             f"{op}: `weight` must have in_channels // groups = {c_in // groups} input channels to "
-            f"match `x`; got weight.shape={w.shape} with x.shape={x.shape}, groups={groups}."
+            f"match `x`; got weight.shape={w.shape} with x.shape={shown}, groups={groups}."
         )
     kernel = w.shape[2:]
     stride_ = as_tuple(stride, n, "stride", op)
@@ -268,14 +270,16 @@ def conv_transpose(
             f"{op}: `weight` must have shape (C_in, C_out // groups, *kernel); got weight.shape={w.shape}."
         )
     n = w.ndim - 2
+    x_shape = x.shape  # as received, for error messages
     x, unbatch = _batched(x, n, op, f"from weight.shape={w.shape}")
+    shown = f"{x_shape} (read as unbatched (C_in, *spatial))" if unbatch else f"{x_shape}"
     _check_dtype(x, w, op)
     c_in, c_out = x.shape[1], w.shape[1] * (groups if isinstance(groups, int) else 1)
     groups = _check_groups(groups, c_in, c_out, op)
     if w.shape[0] != c_in:
         raise ValueError(
             f"{op}: `weight` must have in_channels = {c_in} rows to match `x`; got "
-            f"weight.shape={w.shape} with x.shape={x.shape}."
+            f"weight.shape={w.shape} with x.shape={shown}."
         )
     kernel = w.shape[2:]
     stride_ = as_tuple(stride, n, "stride", op)
@@ -303,8 +307,6 @@ def conv_transpose(
     if any(lo or hi for lo, hi in pads):
         if padding_mode != "zeros":
             check_pad_mode(padding_mode, pads, out, op)
-        elif padding_mode not in ("zeros",):
-            raise ValueError(f"{op}: unknown padding_mode {padding_mode!r}.")
         y = pad_adjoint(y, pads, padding_mode)
     else:
         check_pad_mode(padding_mode, pads, out, op)
@@ -716,7 +718,10 @@ def nll_loss(
     log_probs: Any, target: Any, weight: Any = None, reduction: str = "mean", ignore_index: int = -100
 ) -> Tensor:
     """Negative log-likelihood of integer class targets; ``log_probs`` is (N, C, *S)."""
-    op = "nll_loss"
+    return _nll(log_probs, target, weight, reduction, ignore_index, "nll_loss")
+
+
+def _nll(log_probs: Any, target: Any, weight: Any, reduction: str, ignore_index: int, op: str) -> Tensor:
     lp = _tensor(log_probs, "log_probs", op)
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if not np.issubdtype(t.dtype, np.integer):
@@ -772,7 +777,7 @@ def cross_entropy(
             p = p * wv.reshape((1, c) + (1,) * (z.ndim - 2))
         loss = -sum(lp * Tensor(p.astype(z.dtype)), axis=1)
         return _reduce(loss, reduction, op)
-    nll = nll_loss(lp, t, weight, reduction, ignore_index)
+    nll = _nll(lp, t, weight, reduction, ignore_index, op)
     if label_smoothing == 0:
         return nll
     c = z.shape[1]

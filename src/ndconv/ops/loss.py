@@ -27,7 +27,7 @@ def bce_with_logits_elementwise(
     def vjp(g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         s = _sigmoid(x)
         gx = g * ((1 - y) - lw * (1 - s))
-        gy = g * (-x - (p - 1) * sp) if target.requires_grad else None
+        gy = g * (-x + (p - 1) * sp) if target.requires_grad else None
         return gx, gy
 
     return record(out, (logits, target), vjp, "bce_with_logits")

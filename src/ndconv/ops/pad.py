@@ -27,10 +27,12 @@ __all__ = ["pad", "pad_adjoint", "check_pad_mode", "pad_array", "pad_adjoint_arr
 _NUMPY_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
-def check_pad_mode(mode: str, pairs: Sequence[tuple[int, int]], spatial: Sequence[int], op: str) -> None:
-    """Raise if ``mode`` is unknown or the padding is too large for it."""
+def check_pad_mode(
+    mode: str, pairs: Sequence[tuple[int, int]], spatial: Sequence[int], op: str, arg: str = "padding_mode"
+) -> None:
+    """Raise if ``mode`` (the argument ``arg``) is unknown or the padding is too large for it."""
     if mode not in PADDING_MODES:
-        raise ValueError(f"{op}: `padding_mode` must be one of {PADDING_MODES}; got {mode!r}.")
+        raise ValueError(f"{op}: `{arg}` must be one of {PADDING_MODES}; got {arg}={mode!r}.")
     for axis, ((lo, hi), s) in enumerate(zip(pairs, spatial)):
         if mode == "reflect" and max(lo, hi) >= s:
             raise ValueError(
@@ -92,7 +94,7 @@ def pad(
     tensor([[[3., 2., 1., 2., 3., 2.]]])
     """
     pairs = _pairs(x, padding)
-    check_pad_mode(mode, pairs, x.shape[x.ndim - len(pairs) :], "pad")
+    check_pad_mode(mode, pairs, x.shape[x.ndim - len(pairs) :], "pad", arg="mode")
     out = pad_array(x.data, pairs, mode, value)
     return record(out, (x,), lambda g: (pad_adjoint_array(g, pairs, mode),), "pad")
 
@@ -103,7 +105,7 @@ def pad_adjoint(y: Tensor, padding: Sequence[tuple[int, int]], mode: str = "zero
     spatial = [s - lo - hi for s, (lo, hi) in zip(y.shape[y.ndim - len(pairs) :], pairs)]
     if any(s < 1 for s in spatial):
         raise ValueError(f"pad_adjoint: padding {pairs} removes everything from shape {y.shape}.")
-    check_pad_mode(mode, pairs, spatial, "pad_adjoint")
+    check_pad_mode(mode, pairs, spatial, "pad_adjoint", arg="mode")
     out = pad_adjoint_array(y.data, pairs, mode)
     return record(out, (y,), lambda g: (pad_array(g, pairs, mode),), "pad_adjoint")
 

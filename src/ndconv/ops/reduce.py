@@ -90,20 +90,19 @@ def matmul(a: Any, b: Any) -> Tensor:
         raise ValueError(f"matmul: operands must have >= 1 dimension; got {x.shape} and {y.shape}.")
     out = x @ y
 
-    def vjp(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def vjp(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        # Promote 1-D operands to matrices as NumPy does; the engine sums broadcast axes.
         x2 = x[None, :] if x.ndim == 1 else x
         y2 = y[:, None] if y.ndim == 1 else y
-        g2 = g
-        if x.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
-        if y.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
-        gx = g2 @ np.swapaxes(y2, -1, -2)
-        gy = np.swapaxes(x2, -1, -2) @ g2
-        if x.ndim == 1:
-            gx = gx.reshape(gx.shape[:-2] + (x.shape[0],)) if gx.ndim > 2 else gx[0]
-        if y.ndim == 1:
-            gy = gy[..., 0]
+        batch = np.broadcast_shapes(x2.shape[:-2], y2.shape[:-2])
+        g2 = np.reshape(g, batch + (x2.shape[-2], y2.shape[-1]))
+        gx = gy = None
+        if a.requires_grad:
+            gx = g2 @ np.swapaxes(y2, -1, -2)  # (..., m, k); a 1-D x keeps m = 1, summed away
+        if b.requires_grad:
+            gy = np.swapaxes(x2, -1, -2) @ g2  # (..., k, n)
+            if y.ndim == 1:
+                gy = gy[..., 0]
         return gx, gy
 
     return record(np.asarray(out), (a, b), vjp, "matmul")
