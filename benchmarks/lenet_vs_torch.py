@@ -1,0 +1,162 @@
+"""Train the same LeNet-5 in ndconv and in PyTorch, side by side, and compare.
+
+Same initial weights (ndconv's ``state_dict`` copied into the torch model by name), same
+batches (one shared shuffled index order per epoch), same hyper-parameters. Prints both test
+accuracies, the per-step loss difference over the first 50 steps (acceptance: max abs diff
+< 1e-3) and the epoch-time ratio ndconv/torch. Each library is timed in its own block,
+after an idle gap (worker threads of one library keep spinning and slow the other).
+
+    python benchmarks/lenet_vs_torch.py [--epochs 3] [--optimizer sgd|adam] [--batch-size 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+import ndconv as nc
+import ndconv.optim as optim
+from ndconv.data import get_dataset
+from ndconv.models import lenet5
+from ndconv.nn.functional import cross_entropy
+
+
+def torch_lenet5() -> torch.nn.Module:
+    """PyTorch twin of ``ndconv.models.lenet5()`` with the same state-dict keys."""
+    tnn = torch.nn
+    model = tnn.Module()
+    model.features = tnn.Sequential(
+        tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2),
+    )
+    model.classifier = tnn.Sequential(
+        tnn.Flatten(), tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(),
+        tnn.Linear(84, 10),
+    )
+    model.forward = lambda x: model.classifier(model.features(x))  # type: ignore[method-assign]
+    return model
+
+
+def sgemm_gflops(n: int = 1024, repeat: int = 5) -> float:
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    a @ a
+    t = time.perf_counter()
+    for _ in range(repeat):
+        a @ a
+    return 2 * n**3 * repeat / (time.perf_counter() - t) / 1e9
+
+
+def orders(n: int, epochs: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.permutation(n) for _ in range(epochs)]
+
+
+def batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def train_ndconv(model, ds, idx_orders, args) -> tuple[list[float], list[float]]:
+    if args.optimizer == "sgd":
+        opt = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
+    else:
+        opt = optim.Adam(model.parameters(), lr=args.lr)
+    losses, times = [], []
+    model.train()
+    for order in idx_orders:
+        t = time.perf_counter()
+        for idx in batches(order, args.batch_size):
+            loss = cross_entropy(model(nc.tensor(ds.x_train[idx])), ds.y_train[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.item()))
+        times.append(time.perf_counter() - t)
+    return losses, times
+
+
+def eval_ndconv(model, ds) -> float:
+    model.eval()
+    with nc.no_grad():
+        logits = np.concatenate([np.asarray(model(nc.tensor(ds.x_test[i : i + 500])))
+                                 for i in range(0, len(ds.x_test), 500)])
+    return float((logits.argmax(1) == ds.y_test).mean())
+
+
+def train_torch(model, ds, idx_orders, args) -> tuple[list[float], list[float]]:
+    if args.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    x_all, y_all = torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train)
+    losses, times = [], []
+    model.train()
+    for order in idx_orders:
+        t = time.perf_counter()
+        for idx in batches(order, args.batch_size):
+            ti = torch.from_numpy(idx)
+            loss = torch.nn.functional.cross_entropy(model(x_all[ti]), y_all[ti])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.item()))
+        times.append(time.perf_counter() - t)
+    return losses, times
+
+
+def eval_torch(model, ds) -> float:
+    model.eval()
+    with torch.no_grad():
+        logits = model(torch.from_numpy(ds.x_test)).numpy()
+    return float((logits.argmax(1) == ds.y_test).mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    parser.add_argument("--lr", type=float, default=None, help="default: 0.05 sgd, 1e-3 adam")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--compare-steps", type=int, default=50)
+    args = parser.parse_args()
+    if args.lr is None:
+        args.lr = 0.05 if args.optimizer == "sgd" else 1e-3
+    torch.set_num_threads(args.threads)
+
+    ds = get_dataset("mnist-5k")
+    nc.manual_seed(args.seed)
+    model = lenet5()
+    tmodel = torch_lenet5()
+    tmodel.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in model.state_dict().items()},
+                           strict=True)
+    idx_orders = orders(len(ds.y_train), args.epochs, args.seed)
+    print(f"LeNet-5 on mnist-5k (4000 train / 1000 test): {args.optimizer} lr={args.lr}, "
+          f"batch {args.batch_size}, {args.epochs} epochs, torch threads {args.threads}")
+    print(f"machine sgemm (NumPy, n=1024): {sgemm_gflops():.0f} GFLOP/s")
+
+    time.sleep(1.0)
+    nd_losses, nd_times = train_ndconv(model, ds, idx_orders, args)
+    nd_acc = eval_ndconv(model, ds)
+    time.sleep(2.0)  # idle gap: let NumPy's BLAS threads go to sleep
+    t_losses, t_times = train_torch(tmodel, ds, idx_orders, args)
+    t_acc = eval_torch(tmodel, ds)
+
+    k = min(args.compare_steps, len(nd_losses))
+    diff = np.abs(np.asarray(nd_losses[:k]) - np.asarray(t_losses[:k]))
+    print(f"test accuracy: ndconv {100 * nd_acc:.2f}%   torch {100 * t_acc:.2f}%")
+    print(f"loss, first {k} steps: max |ndconv - torch| = {diff.max():.2e} "
+          f"(mean {diff.mean():.2e}; step 1: {nd_losses[0]:.6f} vs {t_losses[0]:.6f}) -> "
+          f"{'PASS' if diff.max() < 1e-3 else 'FAIL'} (< 1e-3)")
+    print(f"final-step loss: ndconv {nd_losses[-1]:.4f}   torch {t_losses[-1]:.4f}")
+    # the first epoch includes warm-up; use the median of the epochs
+    nd_epoch, t_epoch = float(np.median(nd_times)), float(np.median(t_times))
+    print(f"epoch time (median of {args.epochs}): ndconv {nd_epoch:.2f}s   torch {t_epoch:.2f}s   "
+          f"ratio ndconv/torch = {nd_epoch / t_epoch:.2f}")
+
+
+if __name__ == "__main__":
+    main()
