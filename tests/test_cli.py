@@ -180,7 +180,7 @@ def test_checkpoint_of_another_model(run_dir, tmp_path):
 
 
 def test_sigkill_mid_epoch_then_resume(tmp_path):
-    args = ["train", "--limit", "1500", "--test-limit", "100", "--epochs", "3",
+    args = ["train", "--limit", "1500", "--test-limit", "100", "--epochs", "4",
             "--batch-size", "25", "--no-progress", "--seed", "3"]
     killed = tmp_path / "killed"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -192,7 +192,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
             assert proc.poll() is None, proc.stdout.read().decode()  # type: ignore[union-attr]
             assert time.monotonic() < deadline, "no checkpoint after 60 s"
             time.sleep(0.02)
-        time.sleep(0.4)  # well into epoch 2
+        time.sleep(0.15)  # into epoch 2 (an epoch takes >= 0.4 s)
         assert proc.poll() is None, "training finished before it could be killed"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
@@ -203,9 +203,10 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     # every file left behind is whole (temp files are hidden and never read)
     ck = read_checkpoint(killed / "checkpoint.safetensors")
-    assert 1 <= ck.epoch < 3
-    metrics = json.loads((killed / "metrics.json").read_text())
-    assert len(metrics["history"]) == ck.epoch
+    assert 1 <= ck.epoch < 4
+    if (killed / "metrics.json").exists():  # written just after the checkpoint
+        metrics = json.loads((killed / "metrics.json").read_text())
+        assert len(metrics["history"]) in (ck.epoch - 1, ck.epoch)
     for leftover in killed.glob(".*.tmp"):
         leftover.unlink()
 
@@ -214,7 +215,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"resuming {killed} at epoch {ck.epoch + 1}" in resumed.stdout
     history = json.loads((killed / "metrics.json").read_text())["history"]
-    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
     for name in ("model.safetensors", "checkpoint.safetensors"):
         load_weights(killed / name)
 
