@@ -19,6 +19,8 @@ from .kernels import (
     sharpen,
     sobel,
 )
+from .receptive_field import ReceptiveField, receptive_field, receptive_field_for_unit
+from .summary import Summary, meta_init, summary
 
 __all__ = [
     "conv_matrix",
@@ -33,4 +35,10 @@ __all__ = [
     "sharpen",
     "edges",
     "shift_equivariance_error",
+    "summary",
+    "Summary",
+    "meta_init",
+    "receptive_field",
+    "receptive_field_for_unit",
+    "ReceptiveField",
 ]
