@@ -243,11 +243,6 @@ class Trainer:
         groups = getattr(self.optimizer, "param_groups", None)
         return float(groups[0]["lr"]) if groups else None
 
-    def _say(self, line: str, bar: Any) -> None:
-        if bar is not None and not bar.disable:
-            bar.write(line, file=self.log or sys.stdout)
-        else:
-            print(line, file=self.log or sys.stdout, flush=True)
 
     def _make_bar(self, epoch: int) -> Any:
         try:
@@ -296,6 +291,10 @@ class Trainer:
         with self._stop.installed():
             while self.epoch < self.epochs:
                 self._train_epoch()
+                if self._stop.requested and self.epoch < self.epochs:  # Ctrl-C during evaluation
+                    print(f"\ninterrupted: checkpoint of epoch {self.epoch} saved to "
+                          f"{self.checkpoint_path}", file=sys.stderr, flush=True)
+                    raise KeyboardInterrupt
         return self.history
 
     def _train_epoch(self) -> None:
@@ -313,9 +312,9 @@ class Trainer:
                 seen_since_start += len(yb)
                 if bar is not None:
                     rate = seen_since_start / max(time.perf_counter() - t_rate, 1e-9)
-                    bar.set_postfix(loss=f"{self._running.loss:.4f}",
-                                    acc=f"{100 * self._running.accuracy:.2f}%",
-                                    samples_s=f"{rate:.0f}", refresh=False)
+                    bar.set_postfix({"loss": f"{self._running.loss:.4f}",
+                                     "acc": f"{100 * self._running.accuracy:.2f}%",
+                                     "samples/s": f"{rate:.0f}"}, refresh=False)
                     bar.update(1)
                 if self._stop.requested:
                     raise KeyboardInterrupt
@@ -359,4 +358,4 @@ class Trainer:
         line += f"  {train_time:5.1f}s  {record['samples_per_s']:.0f} samples/s"
         if lr_start is not None:
             line += f"  lr {lr_start:.3g}"
-        self._say(line, None)
+        print(line, file=self.log or sys.stdout, flush=True)
