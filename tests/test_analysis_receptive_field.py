@@ -52,7 +52,7 @@ def _ones(model: nn.Module) -> nn.Module:
 def _brute_force(model: nn.Module, shape: tuple[int, ...], index: tuple[int, ...]) -> np.ndarray:
     x = nc.tensor(np.ones((1, *shape)), requires_grad=True, dtype=np.float64)
     y = model(x)
-    y[(0, 0, *index)].backward()
+    y[(0, 0) + tuple(index)].backward()
     return np.abs(x.grad[0]).sum(axis=0) > 0  # type: ignore[index]
 
 
@@ -124,8 +124,8 @@ def test_max_pool_by_perturbation() -> None:
         changed = np.zeros(shape[1:], bool)
         for pos in itertools.product(*map(range, shape[1:])):
             x = base.copy()
-            x[(0, 0, *pos)] = 1e3
-            changed[pos] = model(nc.tensor(x)).data[(0, 0, *index)] != y0[(0, 0, *index)]
+            x[(0, 0) + tuple(pos)] = 1e3
+            changed[pos] = model(nc.tensor(x)).data[(0, 0) + index] != y0[(0, 0) + index]
         region = receptive_field_for_unit(model, shape, "1", index)
         nz = np.nonzero(changed)
         assert region == tuple((int(a.min()), int(a.max()) + 1) for a in nz)

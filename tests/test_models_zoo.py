@@ -142,10 +142,13 @@ def test_every_layer_shape_matches_summary() -> None:
     """Forward hooks on the real run see exactly the shapes the summary predicted."""
     model = get_model("resnet18", num_classes=4).eval()
     seen: list[tuple[str, tuple[int, ...]]] = []
-    handles = [
-        m.register_forward_hook(lambda mod, a, out, name=name: seen.append((name, out.shape)))
-        for name, m in model.named_modules() if not any(True for _ in m.children())
-    ]
+    def recorder(name: str):  # type: ignore[no-untyped-def]
+        def hook(mod: nn.Module, args: object, out: nc.Tensor) -> None:
+            seen.append((name, out.shape))
+        return hook
+
+    handles = [m.register_forward_hook(recorder(name)) for name, m in model.named_modules()
+               if not any(True for _ in m.children())]
     with nc.no_grad():
         model(nc.zeros(1, 3, 64, 64))
     for h in handles:

@@ -154,7 +154,7 @@ def _same_sets(parent: MetaTensor, sets: IndexSets) -> IndexSets | None:
     return tuple(s if n > 1 else np.zeros(1, np.int64) for s, n in zip(sets, parent.spatial_shape))
 
 
-def _join(parents: Sequence[MetaTensor], shape: tuple[int, ...], dtype: Any) -> MetaTensor:
+def _join(parents: Sequence[Any], shape: tuple[int, ...], dtype: Any) -> MetaTensor:
     """Join branches (add, concat): the union of their fields; jumps must agree."""
     metas = [p for p in parents if isinstance(p, MetaTensor)]
     rf: RF | None = None

@@ -30,7 +30,9 @@ def _conv(cin: int, cout: int, k: int, stride: int, ndim: int) -> nn.Conv:
 
 
 class BasicBlock(nn.Module):
-    """Two 3x3 convolutions with batch norm, plus the shortcut: ``relu(bn2(conv2(relu(bn1(conv1 x)))) + s(x))``.
+    """Two 3x3 convolutions with batch norm, plus the shortcut.
+
+    ``out = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))``.
 
     ``downsample`` (1x1 convolution + batch norm) projects the shortcut when the stride or the
     width changes. Shapes: ``(N, inplanes, *S) -> (N, planes, *ceil(S / stride))``.
