@@ -474,5 +474,36 @@ def predict(model_path: str, images: tuple[str, ...], invert: bool | None, top: 
             click.echo(f"{image}: {classes[best[0]]}  ({alts})")
 
 
+@main.command()
+@click.argument("model_name")
+@click.option("--input", "input_spec", default="3x224x224", show_default=True,
+              help="One sample's shape C x S1 x S2 ...; its rank sets the model's rank.")
+def summary(model_name: str, input_spec: str) -> None:
+    """Print a layer table: output shapes, parameters, multiply-adds, receptive fields.
+
+    Computed by shape propagation: no weights or activations are allocated.
+    """
+    from ndconv.analysis.summary import summary_command
+
+    try:
+        click.echo(summary_command(model_name, input_spec))
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
+
+
+@main.command("receptive-field")
+@click.argument("model_name")
+@click.option("--input", "input_spec", default="3x224x224", show_default=True,
+              help="One sample's shape C x S1 x S2 ...")
+def receptive_field(model_name: str, input_spec: str) -> None:
+    """Print each layer's receptive field, effective stride (jump) and start, per axis."""
+    from ndconv.analysis.receptive_field import receptive_field_command
+
+    try:
+        click.echo(receptive_field_command(model_name, input_spec))
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
+
+
 if __name__ == "__main__":
     main()
