@@ -227,7 +227,7 @@ def visualize_feature(
     l2: float = 0.0,
     param: str = "fft",
     decay: float = 1.0,
-    init_std: float = 0.01,
+    init_std: float = 0.1,
     seed: int | None = None,
 ) -> np.ndarray:
     """Find an input that maximises the mean activation of ``channel`` at ``layer``.
