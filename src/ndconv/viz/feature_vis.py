@@ -201,7 +201,9 @@ class _Reached(Exception):
 
 def _check_real(value: Any, name: str, lo: float = 0.0) -> float:
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or not lo <= float(value) < math.inf:
-        raise ValueError(f"visualize_feature: `{name}` must be a finite number >= {lo}; got {name}={value!r}.")
+        raise ValueError(
+            f"visualize_feature: `{name}` must be a finite number >= {lo}; got {name}={value!r}."
+        )
     return float(value)
 
 

@@ -428,9 +428,13 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -
     p = np.asarray(y_pred.data if isinstance(y_pred, Tensor) else y_pred)
     for name, a in (("y_true", t), ("y_pred", p)):
         if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
-            raise ValueError(f"{op}: `{name}` must be 1-D integer labels; got shape={a.shape}, dtype={a.dtype}.")
+            raise ValueError(
+                f"{op}: `{name}` must be 1-D integer labels; got shape={a.shape}, dtype={a.dtype}."
+            )
     if t.shape != p.shape:
-        raise ValueError(f"{op}: `y_true` and `y_pred` must have the same length; got {t.shape} and {p.shape}.")
+        raise ValueError(
+            f"{op}: `y_true` and `y_pred` must have the same length; got {t.shape} and {p.shape}."
+        )
     if num_classes is None:
         num_classes = int(max(t.max(initial=-1), p.max(initial=-1))) + 1
     k = _check_int(num_classes, "num_classes", op)
