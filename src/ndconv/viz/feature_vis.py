@@ -231,6 +231,8 @@ def visualize_feature(
     decay: float = 1.0,
     init_std: float = 0.1,
     seed: int | None = None,
+    norm: float | None = None,
+    starts: int = 8,
 ) -> np.ndarray:
     """Find an input that maximises the mean activation of ``channel`` at ``layer``.
 
@@ -238,6 +240,18 @@ def visualize_feature(
     Adam, where ``act`` is the layer's output for the randomly transformed input (see the
     module docstring). The model runs in eval mode with frozen weights (restored afterwards),
     and the forward pass stops at ``layer``.
+
+    With ``norm`` set, the input is ``norm * v / ||v||`` for the optimised ``v``: the search
+    is over directions, on the sphere of that L2 norm (Erhan et al., 2009, maximise
+    ``h(x)`` subject to ``||x|| = rho``). Without it, ascent on a roughly positively
+    homogeneous ReLU network spends most of its steps growing the input rather than turning
+    it, and the result has no fixed norm to compare against. ``norm=sqrt(prod(input_shape))``
+    gives an input of unit root-mean-square, the scale of standardised data.
+
+    The ascent begins at the best of ``starts`` white-noise inputs (standard deviation
+    ``init_std``; the same start for both parameterisations), judged by the channel's mean
+    activation: at a start where a ReLU channel is silent everywhere the gradient is exactly
+    zero, and the ascent would never move.
 
     Args:
         model: the network.
@@ -255,9 +269,13 @@ def visualize_feature(
         decay: the spectrum's power law, ``1 / f**decay`` (``param="fft"``).
         init_std: the standard deviation of the random starting input.
         seed: seeds the start and the transforms.
+        norm: if given (``> 0``), the L2 norm of the input at every step and of the result;
+            ``None``: unconstrained.
+        starts: how many random starting inputs to try (one batched forward pass), ``>= 1``.
 
     Returns:
-        The input, ``input_shape``, in the dtype of the model's parameters (float32 if none).
+        The input, ``input_shape`` (of L2 norm ``norm`` if given), in the dtype of the model's
+        parameters (float32 if none).
 
     Raises:
         ValueError: for an unknown layer, a channel out of range, or a bad hyper-parameter.
@@ -275,7 +293,9 @@ def visualize_feature(
         raise ValueError(
             f"{op}: `input_shape` must be (C, *spatial) with positive ints; got input_shape={input_shape!r}."
         )
-    steps = _check_count(steps, "steps", 1)
+    steps, starts = _check_count(steps, "steps", 1), _check_count(starts, "starts", 1)
+    if norm is not None and (_check_real(norm, "norm") == 0):
+        raise ValueError(f"{op}: `norm` must be None or a finite number > 0; got norm={norm!r}.")
     jitter, pad = _check_count(jitter, "jitter", 0), _check_count(pad, "pad", 0)
     lr, tv, l1, l2 = (_check_real(v, n) for v, n in ((lr, "lr"), (tv, "tv"), (l1, "l1"), (l2, "l2")))
     scale_, rotate_ = _check_real(scale, "scale"), _check_real(rotate, "rotate")
@@ -291,46 +311,75 @@ def visualize_feature(
     rng = np.random.default_rng(seed)
     full = (1, *(int(v) for v in shape))
     spatial = full[2:]
-    if param == "fft":
-        coef_shape = (*full[:-1], spatial[-1] // 2 + 1)
-        amp = Tensor(spectrum_scale(spatial, decay).astype(dtype))
-        re = Tensor(rng.normal(0, init_std, coef_shape).astype(dtype), requires_grad=True)
-        im = Tensor(rng.normal(0, init_std, coef_shape).astype(dtype), requires_grad=True)
-        params = [re, im]
 
-        def image() -> Tensor:
-            return irfftn(re * amp, im * amp, spatial)
-    else:
-        pixels = Tensor(rng.normal(0, init_std, full).astype(dtype), requires_grad=True)
-        params = [pixels]
+    def project(x: np.ndarray) -> np.ndarray:
+        if norm is None:
+            return x
+        sq = np.sqrt(np.sum(x * x, axis=tuple(range(1, x.ndim)), keepdims=True))
+        return x * (norm / np.maximum(sq, 1e-12))
 
-        def image() -> Tensor:
-            return pixels
-
-    reached: dict[str, Tensor] = {}
+    reached: dict[str, Any] = {}
 
     def hook(m: Module, inputs: tuple[Any, ...], out: Any) -> None:
         reached["out"] = out
         raise _Reached
+
+    def run_to_layer(x: Tensor) -> Tensor:
+        try:
+            model(x)
+        except _Reached:
+            pass
+        act = reached.pop("out", None)
+        if not isinstance(act, Tensor):
+            raise ValueError(f"{op}: layer {layer!r} did not run (or returned no tensor).")
+        if act.ndim < 2 or channel >= act.shape[1]:
+            raise ValueError(
+                f"{op}: `channel` must be in [0, {act.shape[1] if act.ndim >= 2 else 0}) for "
+                f"layer {layer!r} with output shape {act.shape}; got channel={channel}."
+            )
+        return act
+
+    # Best of `starts` white-noise inputs: a start at which the channel is silent everywhere
+    # (a ReLU below zero) gets no gradient at all, and the ascent never leaves it.
+    cands = rng.normal(0, init_std, (starts, *full[1:]))
+    with frozen_eval(model):
+        handle = target.register_forward_hook(hook)
+        try:
+            act0 = run_to_layer(Tensor(project(cands).astype(dtype))).data[:, channel]
+        finally:
+            handle.remove()
+    start = cands[int(np.argmax(act0.reshape(starts, -1).mean(axis=1)))][None]  # (1, C, *S)
+    if param == "fft":
+        amp_np = spectrum_scale(spatial, decay)
+        amp = Tensor(amp_np.astype(dtype))
+        # the coefficients whose image is the start (irfftn inverts rfftn exactly)
+        z = np.fft.rfftn(start, axes=tuple(range(2, len(full))), norm="ortho") / amp_np
+        re = Tensor(z.real.astype(dtype), requires_grad=True)
+        im = Tensor(z.imag.astype(dtype), requires_grad=True)
+        params = [re, im]
+
+        def raw_image() -> Tensor:
+            return irfftn(re * amp, im * amp, spatial)
+    else:
+        pixels = Tensor(start.astype(dtype), requires_grad=True)
+        params = [pixels]
+
+        def raw_image() -> Tensor:
+            return pixels
+
+    def constrained() -> Tensor:
+        x = raw_image()
+        if norm is None:
+            return x
+        return x * (norm / ((x * x).sum() + 1e-24).sqrt())  # onto the sphere ||x|| = norm
 
     opt = Adam(params, lr=lr)
     with frozen_eval(model), enable_grad():
         handle = target.register_forward_hook(hook)
         try:
             for _ in range(steps):
-                x = image()
-                try:
-                    model(_transform(x, rng, pad, jitter, scale_, rotate_))
-                except _Reached:
-                    pass
-                act = reached.pop("out", None)
-                if not isinstance(act, Tensor):
-                    raise ValueError(f"{op}: layer {layer!r} did not run (or returned no tensor).")
-                if act.ndim < 2 or channel >= act.shape[1]:
-                    raise ValueError(
-                        f"{op}: `channel` must be in [0, {act.shape[1] if act.ndim >= 2 else 0}) for "
-                        f"layer {layer!r} with output shape {act.shape}; got channel={channel}."
-                    )
+                x = constrained()
+                act = run_to_layer(_transform(x, rng, pad, jitter, scale_, rotate_))
                 loss = -act[0, channel].mean()
                 if tv:
                     loss = loss + _total_variation(x) * tv
@@ -343,4 +392,4 @@ def visualize_feature(
                 opt.step()
         finally:
             handle.remove()
-    return image().data[0].copy()
+    return constrained().data[0].copy()
