@@ -261,7 +261,7 @@ def _section_feature_maps(ctx: _Context) -> str:
         raise _Skip("the model has no convolution layer whose output could be drawn.")
     idx = pick_examples(ctx.y_test, 3)
     parts = [f"<p>Outputs of <code>{html.escape(', '.join(convs))}</code> (before the activation) "
-             f"for {len(idx)} test inputs.</p><div class='row'>"]
+             f"for {len(idx)} test inputs.</p>"]
     for i in idx:
         x = ctx.x_test[i:i + 1]
         fig_in = _figure((1.3, 1.5))
@@ -270,7 +270,7 @@ def _section_feature_maps(ctx: _Context) -> str:
         parts.append("<figure>" + _img(fig_in, f"test input {i}")
                      + _img(feature_maps(ctx.model, x, layers=convs, max_channels=8, cols=8),
                             f"feature maps of test input {i}") + "</figure>")
-    return "".join(parts) + "</div>"
+    return "".join(parts)
 
 
 def _section_feature_vis(ctx: _Context) -> str:
@@ -279,7 +279,10 @@ def _section_feature_vis(ctx: _Context) -> str:
     convs = _conv_layers(ctx.model)
     if not convs:
         raise _Skip("the model has no convolution layer to visualise.")
-    name, layer = convs[0]
+    # The first convolution is linear in the input: the mean of its output is raised by
+    # brightness alone, so its pictures show little (its filters say more). The second one,
+    # behind a non-linearity, responds to patterns.
+    name, layer = convs[1] if len(convs) > 1 else convs[0]
     channels = min(int(layer.weight.shape[0]), 8)
     images = [visualize_feature(ctx.model, name, c, ctx.input_shape, steps=ctx.vis_steps, seed=ctx.seed)
               for c in range(channels)]
@@ -288,10 +291,12 @@ def _section_feature_vis(ctx: _Context) -> str:
     for c, (ax, im) in enumerate(zip(axes, images)):
         lo, hi = float(im.min()), float(im.max())
         _show(ax, (im - lo) / (hi - lo) if hi > lo else im * 0, f"{name}[{c}]", cmap="viridis")
-    return (f"<p>For each of the first {channels} channels of <code>{html.escape(name)}</code>: the "
-            f"input that maximises the channel's mean activation, found by {ctx.vis_steps} steps "
-            "of gradient ascent on a 1/f-scaled Fourier parameterisation with random jitter, zoom "
-            "and rotation (each picture scaled to its own range).</p>"
+    why = (" (not the first convolution: it is linear in the input, so brightness alone raises its "
+           "mean; its filters above say more)" if len(convs) > 1 else "")
+    return (f"<p>For each of the first {channels} channels of <code>{html.escape(name)}</code>"
+            f"{why}: the input that maximises the channel's mean activation, found by "
+            f"{ctx.vis_steps} steps of gradient ascent on a 1/f-scaled Fourier parameterisation "
+            "with random jitter, zoom and rotation (each picture scaled to its own range).</p>"
             + _img(fig, f"feature visualisation of {name}"))
 
 
@@ -397,8 +402,8 @@ table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 td, th { border: 1px solid #ddd; padding: 2px 6px; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
-img { max-width: 100%; } .row { display: flex; flex-wrap: wrap; gap: 1em; }
-figure { margin: 0; display: flex; align-items: flex-start; gap: 0.5em; }
+img { max-width: 100%; height: auto; vertical-align: top; }
+figure { margin: 0 0 1em 0; } figure img:first-child { margin-right: 0.5em; }
 .skip { color: #777; font-style: italic; } .meta { color: #555; font-size: 0.9em; }
 """
 
