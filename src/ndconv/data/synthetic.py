@@ -22,8 +22,8 @@ SHAPE_CLASSES = ("background", "circle", "square", "triangle")
 """Mask value ``i`` of `shapes_segmentation` is ``SHAPE_CLASSES[i]``; 0 is the background."""
 
 
-def _check(op: str, **kwargs: object) -> None:
-    for name, (v, lo) in kwargs.items():  # type: ignore[misc]
+def _check(op: str, **kwargs: tuple[object, int]) -> None:
+    for name, (v, lo) in kwargs.items():
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
             raise ValueError(f"{op}: `{name}` must be an int >= {lo}; got {name}={v!r}.")
 
