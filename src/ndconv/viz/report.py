@@ -403,7 +403,8 @@ td, th { border: 1px solid #ddd; padding: 2px 6px; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
 img { max-width: 100%; height: auto; vertical-align: top; }
-figure { margin: 0 0 1em 0; } figure img:first-child { margin-right: 0.5em; }
+figure { margin: 0 0 1em 0; display: flex; gap: 0.5em; align-items: flex-start; }
+figure img:last-child { min-width: 0; flex: 1 1 auto; }
 .skip { color: #777; font-style: italic; } .meta { color: #555; font-size: 0.9em; }
 """
 
