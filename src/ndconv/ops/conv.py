@@ -195,6 +195,8 @@ def conv_valid(
     Arguments are assumed validated (see :func:`ndconv.nn.functional.conv`).
     Returns (N, C_out, *O) with the channels-last memory layout used inside.
     """
+    if groups == 1 and w.shape[1] <= FEW_CHANNELS and not x.requires_grad:
+        return _conv_valid_few_channels(x, w, stride, dilation, zero_pad)
     xl = _to_channels_last(x.data, zero_pad)  # (N, *S_pad, C_in)
     wd = w.data
     y = conv_forward_array(xl, wd, stride, dilation, groups)  # (N, *O, C_out)
@@ -210,6 +212,35 @@ def conv_valid(
         return gx, gw
 
     return record(np.moveaxis(y, -1, 1), (x, w), vjp, "conv")
+
+
+# A first layer (1-3 input channels, no input gradient) runs channels-first: its im2col is
+# prod(K)*C contiguous plane copies instead of a gather along a 1-3 element channel axis.
+FEW_CHANNELS = 3
+
+
+def _conv_valid_few_channels(
+    x: Tensor, w: Tensor, stride: Ints, dilation: Ints, zero_pad: Sequence[tuple[int, int]]
+) -> Tensor:
+    """Channels-first :func:`conv_valid` for inputs with few channels that need no gradient."""
+    xp = np.pad(x.data, [(0, 0), (0, 0), *zero_pad]) if any(map(any, zero_pad)) else x.data
+    n, c = xp.shape[:2]
+    kernel = w.shape[2:]
+    win = windows(xp, kernel, stride, dilation, axis=2)  # (N, C, *O, *K)
+    out = win.shape[2 : 2 + len(kernel)]
+    cols = np.empty((c,) + tuple(kernel) + (n,) + out, xp.dtype)  # (C, *K, N, *O)
+    for ch in range(c):
+        for offset in np.ndindex(*kernel):
+            cols[(ch,) + offset] = win[(slice(None), ch, Ellipsis) + offset]
+    cols2 = cols.reshape(c * math.prod(kernel), -1)  # (C*K, N*L)
+    wd = w.data
+    y = (wd.reshape(wd.shape[0], -1) @ cols2).reshape((wd.shape[0], n) + out)  # (C_out, N, *O)
+
+    def vjp(g: np.ndarray) -> tuple[None, np.ndarray]:
+        g2 = np.moveaxis(g, 1, 0).reshape(wd.shape[0], -1)  # (C_out, N*L)
+        return None, (g2 @ cols2.T).reshape(wd.shape)
+
+    return record(np.moveaxis(y, 0, 1), (x, w), vjp, "conv")
 
 
 def conv_transpose_valid(

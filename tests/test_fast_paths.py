@@ -1,0 +1,68 @@
+"""Every fast path in the engine agrees with the simple path it stands in for.
+
+The channels-first route for layers with few input channels (taken when the input needs no
+gradient) is compared with the general channels-last route (taken when it does), forward and
+weight/bias gradients, on generated configurations of ranks 1-3.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ndconv as nc
+import ndconv.nn.functional as F
+from ndconv.ops import conv as conv_ops
+
+
+@st.composite
+def few_channel_configs(draw: st.DrawFn) -> dict:
+    rank = draw(st.integers(1, 3))
+    c_in = draw(st.integers(1, conv_ops.FEW_CHANNELS))
+    kernel = tuple(draw(st.integers(1, 4)) for _ in range(rank))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(rank))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(rank))
+    padding = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(rank))
+    spatial = tuple(
+        draw(st.integers(max(1, d * (k - 1) + 1 - lo - hi), 9))
+        for k, d, (lo, hi) in zip(kernel, dilation, padding)
+    )
+    return {
+        "x": (draw(st.integers(1, 3)), c_in, *spatial),
+        "w": (draw(st.integers(1, 5)), c_in, *kernel),
+        "kw": {"stride": stride, "dilation": dilation, "padding": padding},
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+@settings(max_examples=150)
+@given(few_channel_configs())
+def test_few_channels_fast_path_matches_general_path(cfg: dict) -> None:
+    rng = np.random.default_rng(cfg["seed"])
+    x = rng.standard_normal(cfg["x"])
+    w = rng.standard_normal(cfg["w"])
+    b = rng.standard_normal(cfg["w"][0])
+    results = []
+    for x_needs_grad in (False, True):  # False takes the fast path, True the general one
+        xt = nc.tensor(x, requires_grad=x_needs_grad)
+        wt, bt = nc.tensor(w, requires_grad=True), nc.tensor(b, requires_grad=True)
+        y = F.conv(xt, wt, bt, **cfg["kw"])
+        g = np.random.default_rng(1).standard_normal(y.shape)
+        y.backward(g)
+        results.append((y.data, wt.grad, bt.grad))
+    for fast, simple in zip(*results):
+        np.testing.assert_allclose(fast, simple, rtol=1e-12, atol=1e-12)
+
+
+def test_fast_path_is_taken_only_without_input_gradient(monkeypatch) -> None:
+    calls = []
+    original = conv_ops._conv_valid_few_channels
+    monkeypatch.setattr(conv_ops, "_conv_valid_few_channels", lambda *a: calls.append(1) or original(*a))
+    x = np.ones((1, 1, 5, 5))
+    w = nc.tensor(np.ones((2, 1, 3, 3)), requires_grad=True)
+    F.conv(nc.tensor(x), w)
+    assert calls == [1]
+    F.conv(nc.tensor(x, requires_grad=True), w)
+    F.conv(nc.tensor(np.ones((1, 4, 5, 5))), nc.tensor(np.ones((2, 4, 3, 3))))
+    assert calls == [1]
