@@ -28,7 +28,7 @@ from ndconv.io import (  # noqa: E402
 )
 
 TINY = ["--limit", "200", "--test-limit", "100", "--epochs", "1", "--batch-size", "50",
-        "--no-progress"]
+        "--no-progress", "--no-report"]
 
 
 def _invoke(*args, ok=True):
@@ -181,7 +181,7 @@ def test_checkpoint_of_another_model(run_dir, tmp_path):
 
 def test_sigkill_mid_epoch_then_resume(tmp_path):
     args = ["train", "--limit", "1500", "--test-limit", "100", "--epochs", "4",
-            "--batch-size", "25", "--no-progress", "--seed", "3"]
+            "--batch-size", "25", "--no-progress", "--no-report", "--seed", "3"]
     killed = tmp_path / "killed"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "ndconv.cli", *args, "--out", str(killed)],
