@@ -35,11 +35,11 @@ def make_model(width: int = 8) -> nn.Sequential:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--seed", type=int, default=0, help="data, initialisation and shuffling seed")
     p.add_argument("--train", type=int, default=900, help="training volumes")
     p.add_argument("--test", type=int, default=300, help="test volumes")
-    p.add_argument("--lr", type=float, default=1e-2, help="peak learning rate (one-cycle)")
+    p.add_argument("--lr", type=float, default=5e-3, help="peak learning rate (one-cycle)")
     p.add_argument("--quick", action="store_true", help="tiny smoke run: 60 volumes, 1 epoch")
     args = p.parse_args(argv)
     if args.quick:

@@ -21,12 +21,12 @@ import numpy as np
 
 import ndconv as nc
 import ndconv.nn.functional as F
-from ndconv import optim
+from ndconv import nn, optim
 from ndconv.data import SHAPE_CLASSES, shapes_segmentation
 from ndconv.models import unet
 
 
-def predict(model: nc.nn.Module, x: np.ndarray, batch_size: int = 200) -> np.ndarray:
+def predict(model: nn.Module, x: np.ndarray, batch_size: int = 200) -> np.ndarray:
     """Per-pixel class predictions ``(N, H, W)`` in eval mode, without building a graph."""
     model.eval()
     with nc.no_grad():
@@ -48,9 +48,9 @@ def iou_per_class(pred: np.ndarray, target: np.ndarray, num_classes: int) -> np.
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0, help="data, initialisation and shuffling seed")
-    p.add_argument("--train", type=int, default=1000, help="training images")
+    p.add_argument("--train", type=int, default=600, help="training images")
     p.add_argument("--test", type=int, default=300, help="held-out images")
     p.add_argument("--base", type=int, default=8, help="channels of the U-Net's first level")
     p.add_argument("--depth", type=int, default=3, help="number of 2x down-samplings")

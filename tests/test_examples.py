@@ -95,7 +95,7 @@ def test_volumes_noise_free_solids() -> None:
     for v in x:
         values = np.unique(v[v != 0])
         assert len(values) == 1 and 0.7 <= values[0] <= 1.3
-    # Solids are hollow only for the torus: its centre line (the axis) is empty.
+    # A torus (a ring with a hole) fills less of the volume than a sphere of the same scale.
     assert filled[y == 2].mean() < filled[y == 0].mean()
 
 
