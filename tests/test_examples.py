@@ -167,7 +167,7 @@ def test_mnist1d_shapes_and_global_rng_untouched() -> None:
 
 
 def test_mnist1d_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = sys.modules["ndconv.data.mnist1d"]
+    from ndconv.data import mnist1d_gen as module
     monkeypatch.setitem(sys.modules, "mnist1d", None)  # makes `import mnist1d` fail
     monkeypatch.setitem(sys.modules, "mnist1d.data", None)
     module._generate.cache_clear()

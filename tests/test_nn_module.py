@@ -160,3 +160,16 @@ def test_sequential_indexing():
         net[8]
     with pytest.raises(TypeError, match="Modules"):
         nn.Sequential(lambda x: x)
+
+
+def test_replacing_a_sequential_layer_keeps_its_position() -> None:
+    import ndconv.nn as nn
+
+    s = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 4))
+    s[0] = nn.Linear(2, 3)
+    assert list(s._modules) == ["0", "1", "2"]
+    assert s(nc.zeros(1, 2)).shape == (1, 4)
+    m = nn.Linear(2, 3)
+    names = [n for n, _ in m.named_parameters()]
+    m.weight = nn.Parameter(np.zeros((3, 2), np.float32))
+    assert [n for n, _ in m.named_parameters()] == names

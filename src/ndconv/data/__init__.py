@@ -19,7 +19,7 @@ from ndconv.data.download import download, sha256_file
 from ndconv.data.idx import load_idx_dataset, read_idx, write_idx
 from ndconv.data.loader import DataLoader
 from ndconv.data.mnist import fashion_mnist, mnist_5k
-from ndconv.data.mnist1d import mnist1d
+from ndconv.data.mnist1d_gen import mnist1d
 from ndconv.data.registry import DATASET_NAMES, DatasetSplits, get_dataset
 from ndconv.data.synthetic import SHAPE_CLASSES, VOLUME_CLASSES, shapes_segmentation, volumes
 from ndconv.data.transforms import (

@@ -140,11 +140,13 @@ class Module:
         d = self.__dict__
         if _is_parameter(value):
             self._check_init(name)
-            self._forget(name)
+            if name not in d["_parameters"]:  # replacing keeps the registration order
+                self._forget(name)
             d["_parameters"][name] = value
         elif isinstance(value, Module):
             self._check_init(name)
-            self._forget(name)
+            if name not in d["_modules"]:  # replacing keeps the order (Sequential relies on it)
+                self._forget(name)
             d["_modules"][name] = value
         elif "_parameters" in d and name in d["_parameters"]:
             if value is not None and not isinstance(value, Tensor):
