@@ -1,6 +1,6 @@
 """Training: the :class:`Trainer` loop with progress bars, metrics, checkpoints and resume.
 
->>> from ndconv.train import Trainer, evaluate   # doctest: +SKIP
+See :class:`Trainer` for a runnable example.
 """
 
 from ndconv.train.metrics import RunningMetrics, accuracy_count, plot_curves

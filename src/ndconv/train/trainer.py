@@ -123,9 +123,19 @@ class Trainer:
         scheduler_interval: ``"step"`` or ``"epoch"``; None infers it from the scheduler.
 
     Examples:
-        >>> from ndconv.data import ArrayDataset, DataLoader       # doctest: +SKIP
-        >>> trainer = Trainer(model, optimizer, train_loader=loader, epochs=2)  # doctest: +SKIP
-        >>> history = trainer.fit()                                 # doctest: +SKIP
+        >>> import io, numpy as np, ndconv as nc, ndconv.nn as nn
+        >>> from ndconv.data import ArrayDataset, DataLoader
+        >>> from ndconv.optim import Adam
+        >>> nc.manual_seed(0)
+        >>> x = np.random.default_rng(0).random((64, 1, 8, 8), dtype=np.float32)
+        >>> y = (x.mean(axis=(1, 2, 3)) > 0.5).astype(np.int64)
+        >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.GlobalAvgPool(), nn.Linear(4, 2))
+        >>> loader = DataLoader(ArrayDataset(x, y), batch_size=16, shuffle=True, seed=0)
+        >>> trainer = Trainer(model, Adam(model.parameters(), lr=1e-2), train_loader=loader,
+        ...                   epochs=2, progress=False, log=io.StringIO())
+        >>> history = trainer.fit()
+        >>> len(history), sorted(history[-1])[:3]
+        (2, ['epoch', 'epoch_time', 'lr'])
     """
 
     def __init__(
