@@ -6,7 +6,7 @@ accuracies, the per-step loss difference over the first 50 steps (acceptance: ma
 < 1e-3) and the epoch-time ratio ndconv/torch. Each library is timed in its own block,
 after an idle gap (worker threads of one library keep spinning and slow the other).
 
-    python benchmarks/lenet_vs_torch.py [--epochs 3] [--optimizer sgd|adam] [--batch-size 64]
+    python benchmarks/lenet_vs_torch.py [--epochs 10] [--optimizer sgd|adam] [--batch-size 64]
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def eval_torch(model, ds) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     parser.add_argument("--lr", type=float, default=None, help="default: 0.05 sgd, 1e-3 adam")
@@ -147,7 +147,9 @@ def main() -> None:
 
     k = min(args.compare_steps, len(nd_losses))
     diff = np.abs(np.asarray(nd_losses[:k]) - np.asarray(t_losses[:k]))
-    print(f"test accuracy: ndconv {100 * nd_acc:.2f}%   torch {100 * t_acc:.2f}%")
+    gap = 100 * abs(nd_acc - t_acc)
+    print(f"test accuracy: ndconv {100 * nd_acc:.2f}%   torch {100 * t_acc:.2f}%   "
+          f"gap {gap:.2f} points -> {'PASS' if gap <= 0.5 else 'FAIL'} (<= 0.5)")
     print(f"loss, first {k} steps: max |ndconv - torch| = {diff.max():.2e} "
           f"(mean {diff.mean():.2e}; step 1: {nd_losses[0]:.6f} vs {t_losses[0]:.6f}) -> "
           f"{'PASS' if diff.max() < 1e-3 else 'FAIL'} (< 1e-3)")
