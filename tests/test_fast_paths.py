@@ -66,3 +66,34 @@ def test_fast_path_is_taken_only_without_input_gradient(monkeypatch) -> None:
     F.conv(nc.tensor(x, requires_grad=True), w)
     F.conv(nc.tensor(np.ones((1, 4, 5, 5))), nc.tensor(np.ones((2, 4, 3, 3))))
     assert calls == [1]
+
+
+@st.composite
+def stride1_configs(draw: st.DrawFn) -> dict:
+    rank = draw(st.integers(1, 3))
+    groups = draw(st.integers(1, 3))
+    kernel = tuple(draw(st.integers(1, 5)) for _ in range(rank))
+    dilation = tuple(draw(st.integers(1, 3)) for _ in range(rank))
+    out = tuple(draw(st.integers(1, 6)) for _ in range(rank))
+    extra = tuple(draw(st.integers(0, 2)) for _ in range(rank))  # rows no window reaches
+    spatial = tuple(o + d * (k - 1) + e for o, d, k, e in zip(out, dilation, kernel, extra))
+    return {
+        "g": (draw(st.integers(1, 3)), *out, groups * draw(st.integers(1, 3))),
+        "w_tail": (draw(st.integers(1, 3)), *kernel),
+        "spatial": spatial,
+        "dilation": dilation,
+        "groups": groups,
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+@settings(max_examples=150)
+@given(stride1_configs())
+def test_input_gradient_as_convolution_matches_the_fold(cfg: dict) -> None:
+    rng = np.random.default_rng(cfg["seed"])
+    g = rng.standard_normal(cfg["g"])  # (N, *O, C_out), channels-last
+    w = rng.standard_normal((cfg["g"][-1], *cfg["w_tail"]))  # (C_out, C_in/groups, *K)
+    args = (g, w, cfg["spatial"], (1,) * len(cfg["spatial"]), cfg["dilation"], cfg["groups"])
+    conv = conv_ops.conv_input_grad_array(*args, method="conv")
+    fold = conv_ops.conv_input_grad_array(*args, method="fold")
+    np.testing.assert_allclose(conv, fold, rtol=1e-12, atol=1e-12)

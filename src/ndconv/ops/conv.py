@@ -34,7 +34,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from ..autograd import Tensor, record
-from .window import add_windows, valid_out_shape, windows
+from .window import add_windows, windows
 
 __all__ = [
     "conv_valid",
@@ -116,25 +116,41 @@ def conv_forward_array(
         for g in range(groups):
             cols = win[b, o, ..., g * c_g : (g + 1) * c_g]
             cols = cols.reshape(-1, k_cols)  # im2col: the one copy  (rows, K*C_g)
-            part = cols @ wm[g]  # (rows, C_out/groups)
-            y[b, o, ..., g * co_g : (g + 1) * co_g] = part.reshape(y[b, o, ..., :co_g].shape)
+            if groups == 1 and o == slice(None):  # a contiguous block of y: write in place
+                np.matmul(cols, wm[0], out=y[b].reshape(-1, c_out))
+            else:
+                part = cols @ wm[g]  # (rows, C_out/groups)
+                y[b, o, ..., g * co_g : (g + 1) * co_g] = part.reshape(y[b, o, ..., :co_g].shape)
     return y
 
 
 def conv_input_grad_array(
-    gl: np.ndarray, w: np.ndarray, spatial: Ints, stride: Ints, dilation: Ints, groups: int
+    gl: np.ndarray,
+    w: np.ndarray,
+    spatial: Ints,
+    stride: Ints,
+    dilation: Ints,
+    groups: int,
+    method: str = "auto",
 ) -> np.ndarray:
     """Fold ``gl`` (N, *O, C_out) back through ``w``: the gradient (N, *spatial, C_in) of the input.
 
     This is the transposed convolution: each output position spreads ``dy @ W^T`` over the
-    window it came from.
+    window it came from. ``method`` is ``"fold"`` (any stride), ``"conv"`` (stride 1 only) or
+    ``"auto"`` (the cheaper of the two for this shape).
     """
     n = w.ndim - 2
     kernel = w.shape[2:]
     c_out, c_g = w.shape[:2]
     co_g = c_out // groups
-    if all(s == 1 for s in stride):
+    if method == "auto":
+        padded = [o + d * (k - 1) for o, d, k in zip(gl.shape[1 : n + 1], dilation, kernel)]
+        cheaper = math.prod(padded) * c_out < 2 * math.prod(gl.shape[1 : n + 1]) * c_g
+        method = "conv" if all(s == 1 for s in stride) and cheaper else "fold"
+    if method == "conv":
         # Stride 1: a full correlation of dy with the flipped kernel, in/out channels swapped.
+        # Chosen when its im2col (rows = the padded dy) moves less memory than the fold's
+        # dcols, written then read back: e.g. ResNet's 3x3 layers, not LeNet's 5x5 on 10x10.
         wt = w.reshape((groups, co_g, c_g) + tuple(kernel)).swapaxes(1, 2)  # (G, C_g, Co_g, *K)
         wt = np.flip(wt.reshape((groups * c_g, co_g) + tuple(kernel)), tuple(range(2, 2 + n)))
         pads = [(d * (k - 1), s - o) for d, k, s, o in zip(dilation, kernel, spatial, gl.shape[1 : n + 1])]
@@ -268,8 +284,3 @@ def conv_transpose_valid(
         return gx, gw
 
     return record(np.moveaxis(yl, -1, 1), (x, w), vjp, "conv_transpose")
-
-
-def check_fits(spatial: Ints, kernel: Ints, stride: Ints, dilation: Ints, out: Ints) -> bool:
-    """Return whether a valid correlation of ``spatial`` gives exactly ``out`` positions."""
-    return valid_out_shape(spatial, kernel, stride, dilation) == tuple(out)
