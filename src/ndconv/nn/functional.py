@@ -132,6 +132,26 @@ def _check_groups(groups: Any, c_in: int, c_out: int, op: str) -> int:
     return int(groups)
 
 
+def _conv_inputs(x: Any, weight: Any, op: str, layout: str) -> tuple[Tensor, Tensor, int, bool, str]:
+    """Check the inputs that :func:`conv` and :func:`conv_transpose` share.
+
+    Converts ``x`` and ``weight`` to tensors, checks that ``weight`` (whose expected shape
+    ``layout`` names) has at least one spatial axis, batches an unbatched ``x`` and checks that
+    the dtypes agree. Returns ``(x, w, n, unbatch, shown)``: the batched input, the weight, the
+    number of spatial axes, whether to unbatch the result, and ``x``'s shape as received, for
+    error messages.
+    """
+    x, w = _tensor(x, "x", op), _tensor(weight, "weight", op)
+    if w.ndim < 3:
+        raise ValueError(f"{op}: `weight` must have shape {layout}; got weight.shape={w.shape}.")
+    n = w.ndim - 2
+    x_shape = x.shape  # as received, for error messages
+    x, unbatch = _batched(x, n, op, f"from weight.shape={w.shape}")
+    shown = f"{x_shape} (read as unbatched (C_in, *spatial))" if unbatch else f"{x_shape}"
+    _check_dtype(x, w, op)
+    return x, w, n, unbatch, shown
+
+
 def _add_bias(y: Tensor, bias: Any, c_out: int, op: str) -> Tensor:
     if bias is None:
         return y
@@ -182,17 +202,9 @@ def conv(
     (2, 8, 8, 8, 8, 8)
     """
     op = "conv"
-    x, w = _tensor(x, "x", op), _tensor(weight, "weight", op)
-    if w.ndim < 3:
-        raise ValueError(
-            f"{op}: `weight` must have shape (C_out, C_in // groups, *kernel) with at least one "
-            f"spatial axis; got weight.shape={w.shape}."
-        )
-    n = w.ndim - 2
-    x_shape = x.shape  # as received, for error messages
-    x, unbatch = _batched(x, n, op, f"from weight.shape={w.shape}")
-    shown = f"{x_shape} (read as unbatched (C_in, *spatial))" if unbatch else f"{x_shape}"
-    _check_dtype(x, w, op)
+    x, w, n, unbatch, shown = _conv_inputs(
+        x, weight, op, "(C_out, C_in // groups, *kernel) with at least one spatial axis"
+    )
     c_in, c_out = x.shape[1], w.shape[0]
     groups = _check_groups(groups, c_in, c_out, op)
     if w.shape[1] * groups != c_in:
@@ -264,16 +276,7 @@ def conv_transpose(
     (1, 2, 14)
     """
     op = "conv_transpose"
-    x, w = _tensor(x, "x", op), _tensor(weight, "weight", op)
-    if w.ndim < 3:
-        raise ValueError(
-            f"{op}: `weight` must have shape (C_in, C_out // groups, *kernel); got weight.shape={w.shape}."
-        )
-    n = w.ndim - 2
-    x_shape = x.shape  # as received, for error messages
-    x, unbatch = _batched(x, n, op, f"from weight.shape={w.shape}")
-    shown = f"{x_shape} (read as unbatched (C_in, *spatial))" if unbatch else f"{x_shape}"
-    _check_dtype(x, w, op)
+    x, w, n, unbatch, shown = _conv_inputs(x, weight, op, "(C_in, C_out // groups, *kernel)")
     c_in, c_out = x.shape[1], w.shape[1] * (groups if isinstance(groups, int) else 1)
     groups = _check_groups(groups, c_in, c_out, op)
     if w.shape[0] != c_in:

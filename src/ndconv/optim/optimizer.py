@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Tensor
+from ..autograd import Tensor, enable_grad
 
 __all__ = ["Optimizer", "flatten_state", "unflatten_state"]
 
@@ -100,6 +100,18 @@ class Optimizer:
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         raise NotImplementedError
+
+    @staticmethod
+    def _evaluate(closure: Callable[[], Any] | None) -> Any:
+        """Return ``closure()`` (it recomputes the loss), or None when there is no closure.
+
+        The closure runs with gradients enabled, even when ``step`` is called under ``no_grad``,
+        because it must build a graph to call ``backward`` on (as in PyTorch).
+        """
+        if closure is None:
+            return None
+        with enable_grad():
+            return closure()
 
     def _params_with_grad(self, group: dict[str, Any]) -> Iterable[Tensor]:
         for p in group["params"]:
