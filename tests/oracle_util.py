@@ -111,7 +111,24 @@ def assert_grads(pairs: Sequence[tuple[str, Any, Any]], floor: float = 1.0) -> N
 # --- inputs ------------------------------------------------------------------------------
 
 
+# Hypothesis examples per oracle test.
+EXAMPLES = 500
+
 seeds = st.integers(0, 2**32 - 1)
+
+# Every way to write a padding argument; :func:`padding_arg` turns (lo, hi) pairs into each.
+PADDING_FORMS = ("int", "tuple", "pairs", "valid", "same")
+
+
+def draw_dilation(draw: Any, kernel: Sequence[int], max_extent: int) -> tuple[int, ...]:
+    """Draw a dilation in 1..3 per axis that keeps each dilated kernel within ``max_extent``.
+
+    A kernel of size 1 takes any dilation; larger ones are limited so that
+    ``eff(k, d) <= max_extent`` (which keeps every example to a few milliseconds).
+    """
+    return tuple(
+        draw(st.integers(1, max(1, min(3, (max_extent - 1) // max(k - 1, 1))))) for k in kernel
+    )
 
 
 def randn(rng: np.random.Generator, shape: Sequence[int], scale: float = 1.0) -> np.ndarray:

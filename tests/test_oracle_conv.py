@@ -21,11 +21,14 @@ import numpy as np
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from oracle_util import (
+    EXAMPLES,
     PAD_MODES,
+    PADDING_FORMS,
     TORCH_PAD_MODE,
     assert_close,
     assert_grads,
     backward_both,
+    draw_dilation,
     eff,
     leaf_pair,
     padding_arg,
@@ -38,10 +41,8 @@ from oracle_util import (
 
 import ndconv.nn.functional as F
 
-EXAMPLES = 500
 # The largest dilated kernel per rank keeps every example to a few milliseconds.
 MAX_EXTENT = {1: 13, 2: 13, 3: 7}
-FORMS = ("int", "tuple", "pairs", "valid", "same")
 
 
 def ints(draw: Any, n: int, lo: int, hi: int) -> tuple[int, ...]:
@@ -57,10 +58,8 @@ def conv_case(draw: Any, transpose: bool = False) -> dict[str, Any]:
     c_out = groups * draw(st.integers(1, 6 // groups))
     kernel = ints(draw, n, 1, 5)
     stride = ints(draw, n, 1, 3)
-    dilation = tuple(
-        draw(st.integers(1, max(1, min(3, (MAX_EXTENT[n] - 1) // max(k - 1, 1))))) for k in kernel
-    )
-    form = draw(st.sampled_from(FORMS))
+    dilation = draw_dilation(draw, kernel, MAX_EXTENT[n])
+    form = draw(st.sampled_from(PADDING_FORMS))
     mode = draw(st.sampled_from(("zeros", "zeros") + PAD_MODES[1:]))
     extra_max = 3 if n < 3 else 2
     pairs: list[tuple[int, int]] = []

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracle_util import (
+    EXAMPLES,
     PAD_MODES,
     REQUIRE_TORCH_ENV,
     TORCH_PAD_MODE,
@@ -29,9 +30,6 @@ from oracle_util import (
 
 import ndconv as nc
 import ndconv.nn.functional as F
-
-EXAMPLES = 500
-
 
 # --- the guard ----------------------------------------------------------------------------
 

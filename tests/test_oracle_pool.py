@@ -22,9 +22,12 @@ import numpy as np
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 from oracle_util import (
+    EXAMPLES,
+    PADDING_FORMS,
     assert_close,
     assert_grads,
     backward_both,
+    draw_dilation,
     eff,
     leaf_pair,
     padding_arg,
@@ -39,9 +42,8 @@ from oracle_util import (
 import ndconv as nc
 import ndconv.nn.functional as F
 
-EXAMPLES = 500
+# The largest dilated kernel per rank keeps every example to a few milliseconds.
 MAX_EXTENT = {1: 13, 2: 10, 3: 7}
-FORMS = ("int", "tuple", "pairs", "valid", "same")
 
 
 def pool_out(size: int, k: int, s: int, d: int, lo: int, hi: int, ceil_mode: bool) -> int:
@@ -59,15 +61,12 @@ def pool_case(draw: Any, kind: str) -> dict[str, Any]:
     n = draw(st.integers(1, 3))
     kernel = tuple(draw(st.integers(1, 5 if n < 3 else 4)) for _ in range(n))
     if kind == "max":
-        dilation = tuple(
-            draw(st.integers(1, max(1, min(3, (MAX_EXTENT[n] - 1) // max(k - 1, 1)))))
-            for k in kernel
-        )
+        dilation = draw_dilation(draw, kernel, MAX_EXTENT[n])
     else:
         dilation = (1,) * n
     stride_arg = draw(st.sampled_from([None, "draw", "draw"]))
     stride = kernel if stride_arg is None else tuple(draw(st.integers(1, 3)) for _ in range(n))
-    form = draw(st.sampled_from(FORMS))
+    form = draw(st.sampled_from(PADDING_FORMS))
     native = form in ("int", "tuple", "valid")  # torch pools pad symmetrically, <= kernel/2
     if form == "int":
         p = draw(st.integers(0, min(kernel) // 2))
