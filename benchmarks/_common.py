@@ -20,6 +20,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -169,3 +170,29 @@ def time_block(
 
 def geomean(values: list[float]) -> float:
     return float(np.exp(np.mean(np.log(values)))) if values else float("nan")
+
+
+def torch_lenet5() -> Any:
+    """Return the PyTorch twin of ``ndconv.models.lenet5()``, with the same state-dict keys.
+
+    Load ndconv's weights into it by name (``load_state_dict(..., strict=True)``) to compare
+    the two libraries from the same starting point. torch is imported here, on first use.
+    """
+    import torch.nn as tnn
+
+    class LeNet(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.features = tnn.Sequential(
+                tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+                tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2),
+            )
+            self.classifier = tnn.Sequential(
+                tnn.Flatten(), tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(),
+                tnn.Linear(84, 10),
+            )
+
+        def forward(self, x: Any) -> Any:
+            return self.classifier(self.features(x))
+
+    return LeNet()

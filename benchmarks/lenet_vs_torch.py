@@ -12,32 +12,23 @@ after an idle gap (worker threads of one library keep spinning and slow the othe
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
-import ndconv as nc
-import ndconv.optim as optim
-from ndconv.data import get_dataset
-from ndconv.models import lenet5
-from ndconv.nn.functional import cross_entropy
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import torch_lenet5  # noqa: E402
 
-
-def torch_lenet5() -> torch.nn.Module:
-    """PyTorch twin of ``ndconv.models.lenet5()`` with the same state-dict keys."""
-    tnn = torch.nn
-    model = tnn.Module()
-    model.features = tnn.Sequential(
-        tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
-        tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2),
-    )
-    model.classifier = tnn.Sequential(
-        tnn.Flatten(), tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(),
-        tnn.Linear(84, 10),
-    )
-    model.forward = lambda x: model.classifier(model.features(x))  # type: ignore[method-assign]
-    return model
+import ndconv as nc  # noqa: E402
+import ndconv.optim as optim  # noqa: E402
+from ndconv.data import get_dataset  # noqa: E402
+from ndconv.models import lenet5  # noqa: E402
+from ndconv.nn.functional import cross_entropy  # noqa: E402
 
 
 def sgemm_gflops(n: int = 1024, repeat: int = 5) -> float:
@@ -58,23 +49,39 @@ def batches(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def train_ndconv(model, ds, idx_orders, args) -> tuple[list[float], list[float]]:
-    if args.optimizer == "sgd":
-        opt = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
-    else:
-        opt = optim.Adam(model.parameters(), lr=args.lr)
-    losses, times = [], []
-    model.train()
+def run_epochs(opt: Any, loss_of_batch: Callable[[np.ndarray], Any], idx_orders: list[np.ndarray],
+               batch_size: int) -> tuple[list[float], list[float]]:
+    """Train with either library; return the loss of every step and the time of every epoch.
+
+    ``loss_of_batch(idx)`` computes one library's loss on the training examples ``idx``; the
+    update (zero_grad, backward, step) and the timing are written once, so both libraries
+    are measured in exactly the same way.
+    """
+    losses: list[float] = []
+    times: list[float] = []
     for order in idx_orders:
         t = time.perf_counter()
-        for idx in batches(order, args.batch_size):
-            loss = cross_entropy(model(nc.tensor(ds.x_train[idx])), ds.y_train[idx])
+        for idx in batches(order, batch_size):
+            loss = loss_of_batch(idx)
             opt.zero_grad()
             loss.backward()
             opt.step()
             losses.append(float(loss.item()))
         times.append(time.perf_counter() - t)
     return losses, times
+
+
+def train_ndconv(model, ds, idx_orders, args) -> tuple[list[float], list[float]]:
+    if args.optimizer == "sgd":
+        opt = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
+    else:
+        opt = optim.Adam(model.parameters(), lr=args.lr)
+    model.train()
+
+    def loss_of_batch(idx: np.ndarray) -> Any:
+        return cross_entropy(model(nc.tensor(ds.x_train[idx])), ds.y_train[idx])
+
+    return run_epochs(opt, loss_of_batch, idx_orders, args.batch_size)
 
 
 def eval_ndconv(model, ds) -> float:
@@ -91,19 +98,13 @@ def train_torch(model, ds, idx_orders, args) -> tuple[list[float], list[float]]:
     else:
         opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     x_all, y_all = torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train)
-    losses, times = [], []
     model.train()
-    for order in idx_orders:
-        t = time.perf_counter()
-        for idx in batches(order, args.batch_size):
-            ti = torch.from_numpy(idx)
-            loss = torch.nn.functional.cross_entropy(model(x_all[ti]), y_all[ti])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.item()))
-        times.append(time.perf_counter() - t)
-    return losses, times
+
+    def loss_of_batch(idx: np.ndarray) -> Any:
+        ti = torch.from_numpy(idx)
+        return torch.nn.functional.cross_entropy(model(x_all[ti]), y_all[ti])
+
+    return run_epochs(opt, loss_of_batch, idx_orders, args.batch_size)
 
 
 def eval_torch(model, ds) -> float:

@@ -23,7 +23,7 @@ import tracemalloc
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import blas_threads, geomean, idle, sgemm_gflops  # noqa: E402
+from _common import blas_threads, geomean, idle, sgemm_gflops, torch_lenet5  # noqa: E402
 
 import ndconv as nc  # noqa: E402
 import ndconv.nn.functional as F  # noqa: E402
@@ -76,27 +76,6 @@ def torch_step(tm, batch: np.ndarray, labels: np.ndarray):
         opt.step()
 
     return step
-
-
-def torch_lenet():
-    import torch.nn as tnn
-
-    class LeNet(tnn.Module):  # same parameter names as ndconv.models.lenet5
-        def __init__(self) -> None:
-            super().__init__()
-            self.features = tnn.Sequential(
-                tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
-                tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2),
-            )
-            self.classifier = tnn.Sequential(
-                tnn.Flatten(), tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(),
-                tnn.Linear(84, 10),
-            )
-
-        def forward(self, x):
-            return self.classifier(self.features(x))
-
-    return LeNet()
 
 
 def torch_resnet18_cifar():
@@ -156,11 +135,11 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.only.split(","):
         nc.manual_seed(0)
         if name == "lenet":
-            model, tf, shape, n = lenet5(), torch_lenet, (1, 28, 28), 128
+            model, tf, shape, n = lenet5(), torch_lenet5, (1, 28, 28), 128
         elif name == "resnet":
             model, tf, shape, n = resnet18_cifar(), torch_resnet18_cifar, (3, 32, 32), 64
         elif name == "latency":
-            model, tf, shape, n = lenet5(), torch_lenet, (1, 28, 28), 1
+            model, tf, shape, n = lenet5(), torch_lenet5, (1, 28, 28), 1
         else:
             raise SystemExit(f"unknown case {name!r}")
         x = rng.random((n, *shape), dtype=np.float32)
