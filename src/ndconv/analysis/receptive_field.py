@@ -116,11 +116,10 @@ def _unit_sets(model: nn.Module, input_shape: Sequence[int], layer: str,
     while pending:
         seq = max(pending)
         node, sets = pending.pop(seq)
-        if node is tr.input:
-            assert sets is not None
-            return tuple(sets)
-        full = sets is None
+        full = sets is None  # None: every position (a layer that mixes all positions)
         cur = tuple(np.arange(s) for s in node.spatial_shape) if full else tuple(sets)  # type: ignore[arg-type]
+        if node is tr.input:
+            return cur
         if node.back is None:
             continue
         if full and not node.spatial:

@@ -386,7 +386,8 @@ def _window_back(k: Sequence[int], s: Sequence[int], d: Sequence[int],
 
 def _conv_rule(ctx: _Ctx, x: MetaTensor, args: tuple[Any, ...]) -> MetaTensor:
     m = ctx.module
-    assert isinstance(m, nn.Conv)
+    if not isinstance(m, nn.Conv):  # the rule table maps Conv to this rule
+        raise TypeError(f"summary: conv rule applied to {type(m).__name__}.")
     n = len(m.kernel_size)
     _check_channels(ctx, x, m.in_channels, n)
     spatial = x.shape[2:]
@@ -403,7 +404,8 @@ def _conv_rule(ctx: _Ctx, x: MetaTensor, args: tuple[Any, ...]) -> MetaTensor:
 
 def _conv_transpose_rule(ctx: _Ctx, x: MetaTensor, args: tuple[Any, ...]) -> MetaTensor:
     m = ctx.module
-    assert isinstance(m, nn.ConvTranspose)
+    if not isinstance(m, nn.ConvTranspose):
+        raise TypeError(f"summary: transposed-conv rule applied to {type(m).__name__}.")
     n = len(m.kernel_size)
     _check_channels(ctx, x, m.in_channels, n)
     spatial = x.shape[2:]

@@ -69,8 +69,8 @@ def mnist1d(seed: int = 42, num_samples: int = 5000) -> Arrays4:
         ValueError: `seed` or `num_samples` is not a non-negative / positive int.
 
     Examples:
-        >>> x_train, y_train, x_test, y_test = mnist1d()  # doctest: +SKIP
-        >>> x_train.shape, y_train.shape, x_test.shape, x_train.dtype  # doctest: +SKIP
+        >>> x_train, y_train, x_test, y_test = mnist1d()
+        >>> x_train.shape, y_train.shape, x_test.shape, x_train.dtype
         ((4000, 1, 40), (4000,), (1000, 1, 40), dtype('float32'))
     """
     for name, v, lo in (("seed", seed, 0), ("num_samples", num_samples, 10)):

@@ -4,7 +4,7 @@ A window of a ``kernel``-sized, ``dilation``-spaced grid slides over ``n`` conse
 an array with step ``stride``. :func:`windows` returns every window as a zero-copy strided view;
 :func:`add_windows` is its adjoint: it adds window-shaped values back into an array, one
 kernel offset at a time (``prod(kernel)`` vectorised slice-adds -- never a per-pixel loop and
-never ``np.add.at``). Inputs here are already padded; padding lives in :mod:`.pad`.
+never an unbuffered scatter-add). Inputs here are already padded; padding lives in :mod:`.pad`.
 """
 
 from __future__ import annotations
