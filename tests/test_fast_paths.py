@@ -8,6 +8,7 @@ weight/bias gradients, on generated configurations of ranks 1-3.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -97,3 +98,36 @@ def test_input_gradient_as_convolution_matches_the_fold(cfg: dict) -> None:
     conv = conv_ops.conv_input_grad_array(*args, method="conv")
     fold = conv_ops.conv_input_grad_array(*args, method="fold")
     np.testing.assert_allclose(conv, fold, rtol=1e-12, atol=1e-12)
+
+
+def test_threaded_chunks_match_sequential_chunks(monkeypatch) -> None:
+    """The 2-thread im2col/GEMM route gives the sequential route's results."""
+    pytest.importorskip("threadpoolctl")  # without it the engine never threads
+    from ndconv import backend
+
+    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1 << 14)  # many chunks, on a small problem
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 8, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((5, 8, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((6, 5, 12, 12)).astype(np.float32)
+    results = {}
+    for threads in ("1", "2"):
+        monkeypatch.setenv("NDCONV_NUM_THREADS", threads)
+        assert backend.num_workers() == int(threads)
+        xt, wt = nc.tensor(x, requires_grad=True), nc.tensor(w, requires_grad=True)
+        y = F.conv(xt, wt, padding=1)
+        y.backward(g)
+        results[threads] = (y.data, xt.grad, wt.grad)
+    for one, two in zip(results["1"], results["2"]):
+        np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-5)
+
+
+def test_map_chunks_keeps_order_and_runs_sequentially_when_asked(monkeypatch) -> None:
+    from ndconv import backend
+
+    monkeypatch.setenv("NDCONV_NUM_THREADS", "2")
+    assert backend.map_chunks(lambda i: i * i, list(range(20))) == [i * i for i in range(20)]
+    assert backend.map_chunks(lambda i: -i, [1, 2, 3], parallel=False) == [-1, -2, -3]
+    monkeypatch.setenv("NDCONV_NUM_THREADS", "two")
+    with pytest.raises(ValueError, match="NDCONV_NUM_THREADS.*'two'"):
+        backend.num_workers()

@@ -1,0 +1,78 @@
+"""Threading for the engine: run independent chunks of work on a small pool.
+
+NumPy's copies and BLAS products release the GIL, so two Python threads that each copy a
+chunk of windows (im2col) and multiply it keep both cores busy: while one thread copies, the
+other multiplies. Each thread's BLAS is then held to one thread (``threadpoolctl``), so the
+cores are not oversubscribed. Without ``threadpoolctl`` -- an optional dependency -- chunks
+run one after another and BLAS threads itself, which is always correct, only slower.
+
+``NDCONV_NUM_THREADS`` sets the number of workers (1 turns the pool off).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+__all__ = ["num_workers", "map_chunks"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_blas: Any = None  # threadpoolctl.ThreadpoolController, created on first use
+_local = threading.local()  # marks the pool's own threads: they never nest another pool
+
+
+def num_workers() -> int:
+    """Return the number of worker threads: ``NDCONV_NUM_THREADS`` or the usable cores (<= 4)."""
+    env = os.environ.get("NDCONV_NUM_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ValueError(f"NDCONV_NUM_THREADS must be an integer; got {env!r}.") from None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+def _controller() -> Any:
+    """Return a ``threadpoolctl.ThreadpoolController``, or None without threadpoolctl."""
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _blas = False
+        else:
+            _blas = ThreadpoolController()
+    return _blas or None
+
+
+def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], parallel: bool = True) -> list[R]:
+    """Return ``[fn(c) for c in chunks]``, on the worker pool if ``parallel`` and available.
+
+    Results keep the order of ``chunks``, so sums over them are deterministic.
+    """
+    workers = num_workers()
+    blas = _controller() if parallel and workers > 1 and len(chunks) > 1 else None
+    if not blas or getattr(_local, "in_pool", False):
+        return [fn(c) for c in chunks]
+    global _pool
+    with _lock:
+        if _pool is None or _pool._max_workers != workers:  # noqa: SLF001
+            _pool = ThreadPoolExecutor(workers, thread_name_prefix="ndconv", initializer=_mark)
+        pool = _pool
+    with blas.limit(limits=1, user_api="blas"):
+        return list(pool.map(fn, chunks))
+
+
+def _mark() -> None:
+    _local.in_pool = True
