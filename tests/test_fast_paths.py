@@ -131,3 +131,174 @@ def test_map_chunks_keeps_order_and_runs_sequentially_when_asked(monkeypatch) ->
     monkeypatch.setenv("NDCONV_NUM_THREADS", "two")
     with pytest.raises(ValueError, match="NDCONV_NUM_THREADS.*'two'"):
         backend.num_workers()
+
+
+# --- max pool: the tiling and disjoint fast paths against the per-offset first-max rule ------
+
+
+def first_max_pool_reference(
+    x: np.ndarray, g: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, pads: tuple
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The simple path: per offset in row-major kernel order, mark the windows not yet taken
+    whose maximum that offset holds, and add the gradient there. Returns (y, dx, flat index)."""
+    from ndconv.ops.window import offset_slices, valid_out_shape
+
+    xp = np.pad(x, [(0, 0), (0, 0), *pads], constant_values=-np.inf)
+    out = valid_out_shape(xp.shape[2:], kernel, stride, dilation)
+    slices = [index for _, index in offset_slices(out, kernel, stride, dilation, axis=2)]
+    best = np.max([xp[index] for index in slices], axis=0)
+    gp = np.zeros(xp.shape, g.dtype)
+    arg = np.zeros(best.shape, np.int64)
+    taken = np.zeros(best.shape, bool)
+    for i, index in enumerate(slices):
+        hit = (xp[index] == best) & ~taken
+        taken |= hit
+        gp[index] += np.where(hit, g, 0)
+        arg[hit] = i
+    offsets = np.unravel_index(arg, kernel)
+    flat = np.zeros(arg.shape, np.int64)
+    for ax in range(len(kernel)):
+        o = np.arange(out[ax]).reshape((-1,) + (1,) * (len(kernel) - 1 - ax))
+        flat = flat * x.shape[2 + ax] + o * stride[ax] + offsets[ax] * dilation[ax] - pads[ax][0]
+    crop = (slice(None), slice(None)) + tuple(slice(lo, lo + s) for (lo, _), s in zip(pads, x.shape[2:]))
+    return best, gp[crop], flat
+
+
+@st.composite
+def pool_configs(draw: st.DrawFn) -> dict:
+    rank = draw(st.integers(1, 3))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(rank))
+    tiling = draw(st.booleans())  # stride == kernel, no padding, sizes divisible
+    if tiling:
+        stride, dilation = kernel, (1,) * rank
+        pads = tuple((0, 0) for _ in range(rank))
+        spatial = tuple(k * draw(st.integers(1, 4)) for k in kernel)
+    else:
+        stride = tuple(draw(st.integers(1, 4)) for _ in range(rank))
+        dilation = tuple(draw(st.integers(1, 2)) for _ in range(rank))
+        pads = tuple((draw(st.integers(0, k // 2)), draw(st.integers(0, k - 1))) for k in kernel)
+        spatial = tuple(
+            draw(st.integers(max(1, d * (k - 1) + 1 - lo - hi), 9))
+            for k, d, (lo, hi) in zip(kernel, dilation, pads)
+        )
+    return {
+        "shape": (draw(st.integers(1, 3)), draw(st.integers(1, 4)), *spatial),
+        "kernel": kernel,
+        "stride": stride,
+        "dilation": dilation,
+        "pads": pads,
+        "values": draw(st.sampled_from(["normal", "ties", "zeros"])),
+        "channels_last": draw(st.booleans()),
+        "dtype": draw(st.sampled_from([np.float32, np.float64])),
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+def _layout(a: np.ndarray, channels_last: bool) -> np.ndarray:
+    """``a`` with the same values, stored channels-last in memory if asked."""
+    if not channels_last:
+        return a
+    return np.ascontiguousarray(np.moveaxis(a, 1, -1)).transpose(0, a.ndim - 1, *range(1, a.ndim - 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(pool_configs())
+def test_max_pool_fast_paths_match_the_first_max_reference(cfg: dict) -> None:
+    from ndconv.ops.pool import max_pool_padded
+
+    rng = np.random.default_rng(cfg["seed"])
+    if cfg["values"] == "normal":
+        x = rng.standard_normal(cfg["shape"])
+    elif cfg["values"] == "ties":  # integers in a small range: many tied maxima
+        x = rng.integers(-2, 3, cfg["shape"]).astype(float)
+    else:  # after a ReLU: mostly all-zero windows
+        x = np.maximum(rng.integers(-8, 2, cfg["shape"]), 0).astype(float)
+    x = _layout(x.astype(cfg["dtype"]), cfg["channels_last"])
+    args = (cfg["kernel"], cfg["stride"], cfg["dilation"], cfg["pads"])
+    y_ref, _, _ = first_max_pool_reference(x, np.zeros(1), *args)  # for the output shape
+    g = _layout(rng.standard_normal(y_ref.shape).astype(cfg["dtype"]), cfg["channels_last"])
+    y_ref, gx_ref, idx_ref = first_max_pool_reference(x, g, *args)
+    xt = nc.tensor(x, requires_grad=True)
+    y, idx = max_pool_padded(xt, *args, return_indices=True)
+    y.backward(g)
+    np.testing.assert_array_equal(y.data, y_ref)
+    np.testing.assert_array_equal(xt.grad, gx_ref)  # exact: the whole gradient, to one winner
+    np.testing.assert_array_equal(idx, idx_ref)
+
+
+def test_max_pool_tiling_backward_selects_exactly_even_for_non_finite_gradients() -> None:
+    from ndconv.ops.pool import max_pool_padded
+
+    x = _layout(np.zeros((2, 3, 4, 6), np.float32), channels_last=True)  # every window all-zero
+    x[0, 0, 1, 1] = 1.0
+    g = np.full((2, 3, 2, 3), np.inf, np.float32)
+    g[0, 0, 0, 0] = np.nan
+    xt = nc.tensor(x, requires_grad=True)
+    y, _ = max_pool_padded(xt, (2, 2), (2, 2), (1, 1), ((0, 0), (0, 0)))
+    y.backward(g)
+    _, gx_ref, _ = first_max_pool_reference(x, g, (2, 2), (2, 2), (1, 1), ((0, 0), (0, 0)))
+    np.testing.assert_array_equal(xt.grad, gx_ref)  # first element of each window; +0.0 elsewhere
+    assert np.isnan(xt.grad[0, 0, 1, 1]) and np.isinf(xt.grad[0, 1, 0, 0]) and xt.grad[0, 1, 0, 1] == 0
+
+
+# --- batch norm: the fused forward and VJP against the textbook formulas --------------------
+
+
+def batch_norm_reference(
+    x: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, g: np.ndarray, eps: float
+) -> tuple[np.ndarray, ...]:
+    """Straight from Ioffe & Szegedy: returns (y, dx, dw, db, mean, var)."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    m = x.size // x.shape[1]
+    mean = x.mean(axis=axes, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+    xhat = (x - mean) / np.sqrt(var + eps)
+    gamma = w.reshape(shape) if w is not None else 1.0
+    y = xhat * gamma + (b.reshape(shape) if b is not None else 0.0)
+    sum_g, sum_gx = g.sum(axis=axes, keepdims=True), (g * xhat).sum(axis=axes, keepdims=True)
+    dx = gamma / np.sqrt(var + eps) / m * (m * g - sum_g - xhat * sum_gx)
+    return y, dx, sum_gx.reshape(-1), sum_g.reshape(-1), mean.reshape(-1), var.reshape(-1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 4), st.integers(1, 5)).flatmap(
+        lambda nc_: st.lists(st.integers(1, 5), min_size=0, max_size=3).map(lambda s: (*nc_, *s))
+    ),
+    affine=st.sampled_from([(True, True), (True, False), (False, True), (False, False)]),
+    channels_last=st.booleans(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**16),
+)
+def test_batch_norm_matches_the_textbook_formulas(
+    shape: tuple, affine: tuple, channels_last: bool, dtype: type, seed: int
+) -> None:
+    from ndconv.ops.norm import batch_norm_train
+
+    if shape[0] * int(np.prod(shape[2:])) < 2:
+        shape = (2, *shape[1:])  # a channel needs two values for a variance
+    rng = np.random.default_rng(seed)
+    x = _layout((rng.standard_normal(shape) * 3 + 1).astype(dtype), channels_last)
+    g = _layout(rng.standard_normal(shape).astype(dtype), channels_last)
+    w = rng.standard_normal(shape[1]).astype(dtype) if affine[0] else None
+    b = rng.standard_normal(shape[1]).astype(dtype) if affine[1] else None
+    xt = nc.tensor(x, requires_grad=True)
+    wt = nc.tensor(w, requires_grad=True) if w is not None else None
+    bt = nc.tensor(b, requires_grad=True) if b is not None else None
+    y, mean, var = batch_norm_train(xt, wt, bt, 1e-5)
+    y.backward(g)
+    ref = [r.astype(np.float64) for r in batch_norm_reference(x.astype(float), w, b, g.astype(float), 1e-5)]
+    got = [
+        y.data,
+        xt.grad,
+        wt.grad if wt is not None else None,
+        bt.grad if bt is not None else None,
+        mean,
+        var,
+    ]
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    for name, ours, theirs in zip(["y", "dx", "dw", "db", "mean", "var"], got, ref):
+        if ours is not None:
+            assert ours.dtype == dtype, name
+            np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol, err_msg=name)

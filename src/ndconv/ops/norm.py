@@ -19,27 +19,39 @@ def batch_norm_train(
 
     The VJP is the closed form (Ioffe & Szegedy, sec. 3), with ``xhat`` the normalised input::
 
-        dx = weight / sqrt(var + eps) / M * (M*dy - sum(dy) - xhat * sum(dy * xhat))
+        dx = weight / sqrt(var + eps) * (dy - sum(dy)/M - xhat * sum(dy * xhat)/M)
     """
     xd = x.data
     axes = (0,) + tuple(range(2, xd.ndim))
     shape = (1, -1) + (1,) * (xd.ndim - 2)
     m = xd.size // xd.shape[1]
-    mean = xd.mean(axis=axes, keepdims=True)
-    centred = xd - mean
-    var = (centred * centred).mean(axis=axes, keepdims=True)
+    # Per-channel dot product ``sum(a * b)`` over (N, *S) without an (N, C, *S) temporary.
+    letters = "abcdefghijklmnopqrstuvwxyz"[: xd.ndim]
+    dot_spec = f"{letters},{letters}->{letters[1]}"
+
+    def channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.einsum(dot_spec, a, b).reshape(shape)
+
+    # Three arrays the size of ``x`` are allocated: ``xhat`` (kept for the VJP), ``y`` and,
+    # in the VJP, ``dx``; everything else is in place (fresh memory costs page faults).
+    mean = np.add.reduce(xd, axis=axes, keepdims=True) / m
+    xhat = xd - mean  # centred for now; order "K" keeps a channels-last layout
+    var = channel_dot(xhat, xhat) / m  # two-pass variance: no cancellation in float32
     inv_std = 1.0 / np.sqrt(var + np.asarray(eps, xd.dtype))
-    xhat = centred * inv_std
+    xhat *= inv_std
     gamma = weight.data.reshape(shape) if weight is not None else None
-    y = xhat * gamma if gamma is not None else xhat
+    y = xhat * gamma if gamma is not None else xhat.copy()
     if bias is not None:
-        y = y + bias.data.reshape(shape)
+        y += bias.data.reshape(shape)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-        sum_g = g.sum(axis=axes, keepdims=True)
-        sum_gx = (g * xhat).sum(axis=axes, keepdims=True)
+        sum_g = np.add.reduce(g, axis=axes, keepdims=True)
+        sum_gx = channel_dot(g, xhat)
         scale = inv_std if gamma is None else gamma * inv_std
-        gx = scale / m * (m * g - sum_g - xhat * sum_gx)
+        gx = xhat * (sum_gx / m)  # dx = scale * (g - sum(g)/M - xhat*sum(g*xhat)/M)
+        gx += sum_g / m
+        np.subtract(g, gx, out=gx)
+        gx *= scale
         gw = sum_gx.reshape(-1) if weight is not None else None
         gb = sum_g.reshape(-1) if bias is not None else None
         return gx, gw, gb

@@ -6,8 +6,7 @@ operations, forward and backward -- no window tensor is materialised and no scat
 
 * **Max pool** pads with ``-inf``. Among tied values the *first* window element in row-major
   kernel order wins and receives the whole gradient (PyTorch's CPU rule): the backward pass
-  walks the offsets in order and gives each window's gradient to the first offset equal to
-  its maximum.
+  finds each window's first offset equal to its maximum and routes the gradient there.
 * **Window sum** (zero-padded by the caller) is the primitive under average pooling.
 * **Adaptive max along one axis**: output ``i`` covers ``[floor(i*L/out), ceil((i+1)*L/out))``.
   A box max is separable, so N-d adaptive max is one 1-D pass per axis; its ties also resolve
@@ -48,38 +47,57 @@ def max_pool_padded(
     xp = np.pad(xd, width, constant_values=-np.inf) if any(map(any, pads)) else xd
     out_shape = valid_out_shape(xp.shape[2:], kernel, stride, dilation)
     slices = [index for _, index in offset_slices(out_shape, kernel, stride, dilation, axis=2)]
-    best = xp[slices[0]].copy()
+    best = np.copy(xp[slices[0]])  # order "K": keeps a channels-last input's layout
     for index in slices[1:]:
         np.maximum(best, xp[index], out=best)
 
-    def first_max(i: int, taken: np.ndarray) -> np.ndarray:
-        """Mark the windows whose first maximum (row-major kernel order) is offset ``i``."""
-        hit = xp[slices[i]] == best
-        hit &= ~taken
-        taken |= hit
-        return hit
+    def first_argmax() -> np.ndarray:
+        """Return each window's first maximal offset (row-major kernel order); ``K`` if none (NaN).
+
+        ``arg`` counts the leading offsets that are not the maximum: one comparison, one ``&``
+        and one small integer add per offset, instead of a masked write per offset.
+        """
+        not_yet = np.not_equal(xp[slices[0]], best)
+        arg = not_yet.astype(np.min_scalar_type(len(slices)))
+        for index in slices[1:]:
+            not_yet &= np.not_equal(xp[index], best)
+            arg += not_yet
+        return arg
 
     disjoint = all(st >= d * (k - 1) + 1 for st, d, k in zip(stride, dilation, kernel)) and all(
         d == 1 for d in dilation
     )
+    # Non-overlapping windows that tile the whole input (the usual 2x2/2 pool): every input
+    # element is written exactly once, so the gradient needs no zero fill and no crop.
+    tiles = (
+        disjoint
+        and not any(map(any, pads))
+        and all(st == k and o * k == s for st, k, o, s in zip(stride, kernel, out_shape, xd.shape[2:]))
+    )
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
-        gp = np.zeros(xp.shape, g.dtype)
-        taken = np.zeros(best.shape, bool)
-        for i, index in enumerate(slices):
-            if disjoint:  # each input feeds one window: write, don't add
-                np.copyto(gp[index], g, where=first_max(i, taken))
-            else:
-                gp[index] += np.where(first_max(i, taken), g, 0)
+        arg = first_argmax()
+        gp = np.empty_like(xp, dtype=g.dtype) if tiles else np.zeros_like(xp, dtype=g.dtype)
+        if disjoint:  # each input feeds one window: write, don't add
+            # ``g & mask`` on the bit pattern (mask all ones or zeros) is an exact select:
+            # the winner gets ``g`` and the rest +0.0, even where ``g`` is inf or NaN.
+            bits = np.dtype(f"i{g.itemsize}")
+            for i, index in enumerate(slices):
+                mask = np.equal(arg, i).view(np.int8)
+                np.negative(mask, out=mask)  # True -> -1: all bits set
+                np.bitwise_and(g.view(bits), mask, out=gp[index].view(bits))
+        else:
+            for i, index in enumerate(slices):
+                gp[index] += np.where(arg == i, g, 0)
+        if tiles:
+            return (gp,)
         crop = (slice(None), slice(None)) + tuple(slice(lo, lo + s) for (lo, _), s in zip(pads, xd.shape[2:]))
         return (gp[crop],)
 
     indices = None
     if return_indices:
-        arg = np.zeros(best.shape, np.int64)
-        taken = np.zeros(best.shape, bool)
-        for i in range(len(slices)):
-            np.copyto(arg, i, where=first_max(i, taken))
+        arg = first_argmax()
+        arg[arg == len(slices)] = 0  # a window with no maximum (NaN) reports its first element
         offsets = np.unravel_index(arg, tuple(kernel))  # per-axis kernel offset of the winner
         flat = np.zeros(arg.shape, np.int64)
         for ax in range(n):
