@@ -44,6 +44,8 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _is_int(v: Any) -> bool:
+    if type(v) is int:  # the common case, without the slower abstract-class check
+        return True
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
@@ -57,6 +59,8 @@ def as_tuple(value: Any, n: int, name: str, op: str, min_value: int = 1) -> tupl
     >>> as_tuple(2, 3, "stride", "conv")
     (2, 2, 2)
     """
+    if type(value) is tuple and len(value) == n and all(type(v) is int and v >= min_value for v in value):
+        return value  # already normalised (layers pass tuples on every call)
     if _is_int(value):
         values: tuple[Any, ...] = (value,) * n
     elif isinstance(value, Sequence) and not isinstance(value, str):
