@@ -384,10 +384,15 @@ def _window_back(k: Sequence[int], s: Sequence[int], d: Sequence[int],
     return back
 
 
+def _expect(ctx: _Ctx, cls: Any) -> Any:
+    """Return ``ctx.module``, checked to be of the type its shape rule was registered for."""
+    if not isinstance(ctx.module, cls):
+        raise TypeError(f"summary: a shape rule for {cls} was applied to {type(ctx.module).__name__}.")
+    return ctx.module
+
+
 def _conv_rule(ctx: _Ctx, x: MetaTensor, args: tuple[Any, ...]) -> MetaTensor:
-    m = ctx.module
-    if not isinstance(m, nn.Conv):  # the rule table maps Conv to this rule
-        raise TypeError(f"summary: conv rule applied to {type(m).__name__}.")
+    m = _expect(ctx, nn.Conv)
     n = len(m.kernel_size)
     _check_channels(ctx, x, m.in_channels, n)
     spatial = x.shape[2:]
@@ -403,9 +408,7 @@ def _conv_rule(ctx: _Ctx, x: MetaTensor, args: tuple[Any, ...]) -> MetaTensor:
 
 
 def _conv_transpose_rule(ctx: _Ctx, x: MetaTensor, args: tuple[Any, ...]) -> MetaTensor:
-    m = ctx.module
-    if not isinstance(m, nn.ConvTranspose):
-        raise TypeError(f"summary: transposed-conv rule applied to {type(m).__name__}.")
+    m = _expect(ctx, nn.ConvTranspose)
     n = len(m.kernel_size)
     _check_channels(ctx, x, m.in_channels, n)
     spatial = x.shape[2:]
@@ -441,8 +444,7 @@ def _conv_transpose_rule(ctx: _Ctx, x: MetaTensor, args: tuple[Any, ...]) -> Met
 
 
 def _pool_rule(ctx: _Ctx, x: MetaTensor, args: tuple[Any, ...]) -> Any:
-    m = ctx.module
-    assert isinstance(m, (nn.MaxPool, nn.AvgPool))
+    m = _expect(ctx, (nn.MaxPool, nn.AvgPool))
     n = x.ndim - 2
     name = ctx.row.type
     k = as_tuple(m.kernel_size, n, "kernel_size", name)
@@ -511,8 +513,7 @@ def _global_rule(ctx: _Ctx, x: MetaTensor, args: tuple[Any, ...]) -> MetaTensor:
 
 
 def _flatten_rule(ctx: _Ctx, x: MetaTensor, args: tuple[Any, ...]) -> MetaTensor:
-    m = ctx.module
-    assert isinstance(m, nn.Flatten)
+    m = _expect(ctx, nn.Flatten)
     nd = x.ndim
     a, b = m.start_dim % nd, m.end_dim % nd
     shape = (*x.shape[:a], math.prod(x.shape[a:b + 1]), *x.shape[b + 1:])
@@ -522,8 +523,7 @@ def _flatten_rule(ctx: _Ctx, x: MetaTensor, args: tuple[Any, ...]) -> MetaTensor
 
 
 def _linear_rule(ctx: _Ctx, x: MetaTensor, args: tuple[Any, ...]) -> MetaTensor:
-    m = ctx.module
-    assert isinstance(m, nn.Linear)
+    m = _expect(ctx, nn.Linear)
     if x.shape[-1] != m.in_features:
         raise ValueError(
             f"{ctx.row.name}: Linear expects in_features = {m.in_features} on the last axis; got "
