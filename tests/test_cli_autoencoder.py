@@ -78,3 +78,20 @@ def test_report_degrades_gracefully(run_dir: Path) -> None:
     page = (run_dir / "report.html").read_text()
     assert "Held-out reconstruction MSE" in page and "needs a classifier" in page
     assert not (run_dir / "robustness.json").exists()
+
+
+def test_resume_is_bit_identical(tmp_path: Path) -> None:
+    import numpy as np
+
+    quick = [*TINY[:TINY.index("--epochs")], *TINY[TINY.index("--epochs") + 2:], "--schedule", "none"]
+    _invoke("train", *quick, "--epochs", 2, "--out", tmp_path / "full")
+    _invoke("train", *quick, "--epochs", 1, "--out", tmp_path / "part")
+    text = _invoke("train", "--resume", tmp_path / "part", "--epochs", 2)
+    assert "epoch   2/2  train MSE" in text
+    full, _ = load_weights(tmp_path / "full" / "model.safetensors")
+    resumed, _ = load_weights(tmp_path / "part" / "model.safetensors")
+    for name in full:
+        np.testing.assert_array_equal(full[name], resumed[name], err_msg=name)
+    history = json.loads((tmp_path / "part" / "metrics.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert all(h["test_mse"] == h["test_loss"] and "train_acc" not in h for h in history)

@@ -170,3 +170,32 @@ def test_bad_arguments():
         _setup(epochs=0)
     with pytest.raises(ValueError, match="scheduler_interval"):
         _setup(scheduler_interval="batch")
+
+
+def test_reconstruction_target_and_no_metric(tmp_path, capsys):
+    from ndconv.nn.functional import mse_loss
+
+    nc.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 1, 3, padding=1))
+    x, y = _data()
+    train = DataLoader(ArrayDataset(x[:64], y[:64]), batch_size=16, shuffle=True, seed=0)
+    test = DataLoader(ArrayDataset(x[64:], y[64:]), batch_size=32)
+    t = Trainer(model, optim.Adam(model.parameters(), lr=1e-2), loss_fn=mse_loss,
+                train_loader=train, test_loader=test, out_dir=tmp_path, epochs=2, progress=False,
+                target_fn=lambda xb, yb: xb, metric=None, loss_labels=("train MSE", "test MSE"))
+    history = t.fit()
+    assert all("train_acc" not in h and "test_acc" not in h for h in history)
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    result = evaluate(model, test, mse_loss, target_fn=lambda xb, yb: xb, metric=None)
+    assert result["loss"] == history[-1]["test_loss"] and "acc" not in result
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
+    assert len(lines) == 2 and "train MSE" in lines[0] and "test MSE" in lines[0]
+    assert "acc" not in lines[0]
+    assert json.loads((tmp_path / "metrics.json").read_text())["best_test_acc"] is None
+
+
+def test_unknown_metric_is_refused():
+    with pytest.raises(ValueError, match="`metric` must be 'accuracy' or None; got metric='mse'"):
+        _setup(metric="mse")
+    with pytest.raises(ValueError, match="evaluate: `metric`"):
+        evaluate(_setup().model, [], metric="top5")

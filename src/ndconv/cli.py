@@ -13,12 +13,10 @@ Models have a *task*: ``classification`` (cross-entropy on the labels, accuracy)
 from __future__ import annotations
 
 import datetime as _dt
-import io
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +26,7 @@ import numpy as np
 
 from ndconv.train import Trainer
 
-__all__ = ["main", "MODELS", "TASKS", "build_model", "load_image", "reconstruction_mse",
-           "ReconstructionTrainer"]
+__all__ = ["main", "MODELS", "TASKS", "build_model", "load_image"]
 
 
 # --- models the CLI knows ------------------------------------------------------------------
@@ -199,68 +196,19 @@ def _default_run_dir(model: str, dataset: str) -> Path:
     return path
 
 
-# --- the reconstruction task ----------------------------------------------------------------
-def reconstruction_mse(model: Any, x: np.ndarray, batch_size: int = 500) -> float:
-    """Mean squared error between ``model(x)`` and ``x`` over all values (eval mode, no grad)."""
-    import ndconv as nc
-
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    try:
-        with nc.no_grad():
-            for i in range(0, len(x), batch_size):
-                xb = x[i:i + batch_size]
-                out = np.asarray(model(nc.tensor(xb)), dtype=np.float64)
-                total += float(np.sum((out - xb) ** 2))
-                count += xb.size
-    finally:
-        model.train(was_training)
-    return total / max(count, 1)
+# --- how each task is trained and scored ---------------------------------------------------
+def _input_as_target(xb: np.ndarray, yb: np.ndarray) -> np.ndarray:
+    """A reconstruction's target: the (augmented) input itself; the labels are unused."""
+    return xb
 
 
-class ReconstructionTrainer(Trainer):
-    """A Trainer for autoencoders: each batch's target is its own (augmented) input, MSE loss.
-
-    The Trainer scores class accuracy in its step and its evaluation, so this subclass trains
-    on the MSE without an accuracy and measures the held-out MSE itself after each epoch
-    (on ``test_x``, kept here rather than given to the Trainer as a labelled test loader).
-    Each epoch's line goes to ``echo``; the Trainer's own line, which speaks of accuracy, is
-    not shown.
-    """
-
-    def __init__(self, *args: Any, test_x: np.ndarray, echo: Callable[[str], None],
-                 **kwargs: Any) -> None:
-        kwargs["log"] = io.StringIO()
-        super().__init__(*args, **kwargs)
-        self.test_x, self.echo = test_x, echo
-
-    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
-        """One optimizer step on the MSE between ``model(xb)`` and ``xb``; returns (loss, 0)."""
-        import ndconv as nc
+def _task_args(task: str) -> dict[str, Any]:
+    """The loss, target and metric of a task, for ``Trainer`` and ``evaluate``."""
+    if task == "reconstruction":
         from ndconv.nn.functional import mse_loss
 
-        loss = mse_loss(self.model(nc.tensor(xb)), nc.tensor(xb))
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        if self.scheduler is not None and self.scheduler_interval == "step":
-            self.scheduler.step()
-        return float(loss.item()), 0
-
-    def _train_epoch(self) -> None:
-        super()._train_epoch()  # trains one epoch, appends its record, saves a checkpoint
-        record = self.history[-1]
-        record.pop("train_acc", None)
-        record["train_mse"] = record["train_loss"]
-        t0 = time.perf_counter()
-        mse = reconstruction_mse(self.model, self.test_x)
-        record.update(test_loss=mse, test_mse=mse, eval_time=time.perf_counter() - t0)
-        self.save_checkpoint()  # again, now with the held-out MSE in its history
-        self._write_metrics()
-        self.echo(f"epoch {record['epoch']:>3}/{self.epochs}  train MSE {record['train_mse']:.5f}"
-                  f"  held-out MSE {mse:.5f}  {record['epoch_time']:5.1f}s  "
-                  f"{record['samples_per_s']:.0f} samples/s  lr {record['lr']:.3g}")
+        return {"loss_fn": mse_loss, "target_fn": _input_as_target, "metric": None}
+    return {}  # classification: the defaults (cross-entropy on the labels, accuracy)
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -412,10 +360,8 @@ def train(ctx: click.Context, resume_dir: str | None, out: str | None, progress:
     common = dict(train_loader=train_loader, scheduler=scheduler, out_dir=run_dir,
                   epochs=args["epochs"], metadata=metadata, progress=progress)
     if task == "reconstruction":
-        trainer: Trainer = ReconstructionTrainer(model, optimizer, test_x=test_loader.dataset.x,
-                                                 echo=click.echo, **common)
-    else:
-        trainer = Trainer(model, optimizer, test_loader=test_loader, **common)
+        common["loss_labels"] = ("train MSE", "held-out MSE")
+    trainer = Trainer(model, optimizer, test_loader=test_loader, **_task_args(task), **common)
     if resume_dir is not None:
         try:
             trainer.resume()
@@ -435,6 +381,10 @@ def train(ctx: click.Context, resume_dir: str | None, out: str | None, progress:
         click.echo(f"interrupted; continue with: ndconv train --resume {run_dir}", err=True)
         sys.exit(130)
     wall = time.perf_counter() - t0
+    if task == "reconstruction":  # metrics.json also names the loss by what it is
+        for record in trainer.history:
+            record.update(train_mse=record["train_loss"], test_mse=record["test_loss"])
+        trainer.write_metrics()
     result = trainer.history[-1] if trainer.history else {}
     weights = trainer.save_weights({"wall_time_s": wall})
     written = [weights, run_dir / "metrics.json", trainer.checkpoint_path]
@@ -537,13 +487,13 @@ def eval_cmd(run_or_model: str, dataset: str | None, data_root: str | None,
     ds = _load_dataset(name, data_root)
     _check_input_shape(meta["model"], ds.x_test.shape[1:], f"dataset '{ds.name}'")
     t0 = time.perf_counter()
-    if MODELS[meta["model"]].task == "reconstruction":
-        mse = reconstruction_mse(model, ds.x_test, batch_size)
-        click.echo(f"{path}: {ds.name} test ({len(ds.x_test)} samples): reconstruction MSE "
-                   f"{mse:.5f} ({time.perf_counter() - t0:.1f}s)")
-        return
     loader = DataLoader(ArrayDataset(ds.x_test, ds.y_test), batch_size=batch_size)
-    result = evaluate(model, loader)
+    task = MODELS[meta["model"]].task
+    result = evaluate(model, loader, **_task_args(task))
+    if task == "reconstruction":
+        click.echo(f"{path}: {ds.name} test ({result['n']} samples): reconstruction MSE "
+                   f"{result['loss']:.5f} ({time.perf_counter() - t0:.1f}s)")
+        return
     click.echo(f"{path}: {ds.name} test ({result['n']} samples): loss {result['loss']:.4f}, "
                f"accuracy {100 * result['acc']:.2f}% ({time.perf_counter() - t0:.1f}s)")
 

@@ -47,29 +47,61 @@ def _cross_entropy(logits: Any, target: Any) -> Any:
     return cross_entropy(logits, target)
 
 
+def _labels(xb: np.ndarray, yb: np.ndarray) -> np.ndarray:
+    return yb
+
+
+_METRICS = ("accuracy", None)
+
+
+def _check_metric(metric: str | None, where: str) -> None:
+    if metric not in _METRICS:
+        raise ValueError(f"{where}: `metric` must be 'accuracy' or None; got metric={metric!r}.")
+
+
 def evaluate(
-    model: Any, loader: Any, loss_fn: Callable[[Any, Any], Any] = _cross_entropy
+    model: Any,
+    loader: Any,
+    loss_fn: Callable[[Any, Any], Any] = _cross_entropy,
+    target_fn: Callable[[np.ndarray, np.ndarray], Any] = _labels,
+    metric: str | None = "accuracy",
 ) -> dict[str, float]:
-    """Return the mean loss and the accuracy of `model` over `loader`.
+    """Return the mean loss (and the accuracy) of `model` over `loader`.
 
     Runs under ``ndconv.no_grad()`` with ``model.eval()`` and restores the model's previous
     mode afterwards.
 
+    Args:
+        model, loader, loss_fn: as for :class:`Trainer`.
+        target_fn: ``target_fn(xb, yb)`` is what ``loss_fn`` compares the output with; the
+            labels by default.
+        metric: ``"accuracy"``, or None for the loss alone.
+
     Returns:
-        ``{"loss": mean loss per sample, "acc": fraction correct, "n": number of samples}``.
+        ``{"loss": mean loss per sample, "acc": fraction correct, "n": number of samples}``,
+        without ``"acc"`` when `metric` is None.
+
+    Raises:
+        ValueError: an unknown `metric`.
     """
+    _check_metric(metric, "evaluate")
     was_training = getattr(model, "training", True)
     model.eval()
     running = RunningMetrics()
     try:
         with nc.no_grad():
             for xb, yb in loader:
-                logits = model(nc.tensor(xb))
-                loss = loss_fn(logits, yb)
-                running.update(float(loss.item()), accuracy_count(np.asarray(logits), yb), len(yb))
+                out = model(nc.tensor(xb))
+                target = target_fn(xb, yb)
+                loss = loss_fn(out, target)
+                correct = accuracy_count(np.asarray(out), target) if metric == "accuracy" else 0
+                running.update(float(loss.item()), correct, len(xb))
     finally:
         model.train(was_training)
-    return {"loss": running.loss, "acc": running.accuracy, "n": running.count}
+    result: dict[str, float] = {"loss": running.loss, "n": running.count}
+    if metric == "accuracy":
+        result["acc"] = running.accuracy
+    return result
 
 
 class _StopFlag:
@@ -103,12 +135,17 @@ class _StopFlag:
 
 
 class Trainer:
-    """Train a classifier for a number of epochs, with checkpoints and resume.
+    """Train a model for a number of epochs, with checkpoints and resume.
+
+    A classifier by default: cross-entropy against the labels, and accuracy. Other tasks
+    set `loss_fn`, `target_fn` and `metric`; an autoencoder, for instance, uses
+    ``loss_fn=mse_loss, target_fn=lambda xb, yb: xb, metric=None``.
 
     Args:
-        model: an ``ndconv.nn.Module`` mapping a batch ``(N, C, *spatial)`` to logits ``(N, K)``.
+        model: an ``ndconv.nn.Module`` mapping a batch ``(N, C, *spatial)`` to its output,
+            e.g. logits ``(N, K)``.
         optimizer: an ``ndconv.optim`` optimizer over the model's parameters.
-        loss_fn: ``loss_fn(logits, target) -> scalar Tensor``; cross-entropy by default.
+        loss_fn: ``loss_fn(output, target) -> scalar Tensor``; cross-entropy by default.
         train_loader: iterable of NumPy ``(xb, yb)`` batches (an ``ndconv.data.DataLoader``;
             its ``set_epoch`` is called so every epoch's order is reproducible).
         test_loader: batches evaluated after each epoch, or None.
@@ -121,6 +158,11 @@ class Trainer:
         progress: show a tqdm bar; None shows it only when stderr is a terminal.
         log: where the one-line summary of each epoch goes (stdout by default).
         scheduler_interval: ``"step"`` or ``"epoch"``; None infers it from the scheduler.
+        target_fn: ``target_fn(xb, yb)`` is the target of a batch: the labels ``yb`` by
+            default; the input ``xb`` itself for a reconstruction.
+        metric: ``"accuracy"`` (counted per batch; ``train_acc``/``test_acc`` in the history),
+            or None: the history and the log line then show only the loss.
+        loss_labels: how the log line names the train and test loss.
 
     Examples:
         >>> import io, numpy as np, ndconv as nc, ndconv.nn as nn
@@ -152,6 +194,9 @@ class Trainer:
         progress: bool | None = None,
         log: TextIO | None = None,
         scheduler_interval: str | None = None,
+        target_fn: Callable[[np.ndarray, np.ndarray], Any] = _labels,
+        metric: str | None = "accuracy",
+        loss_labels: tuple[str, str] = ("train loss", "test loss"),
     ) -> None:
         if train_loader is None:
             raise TypeError("Trainer: `train_loader` is required.")
@@ -164,9 +209,13 @@ class Trainer:
             raise ValueError(
                 f"Trainer: `scheduler_interval` must be 'step' or 'epoch'; got {scheduler_interval!r}."
             )
+        _check_metric(metric, "Trainer")
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn if loss_fn is not None else _cross_entropy
+        self.target_fn = target_fn
+        self.metric = metric
+        self.loss_labels = loss_labels
         self.train_loader = train_loader
         self.test_loader = test_loader
         self.scheduler = scheduler
@@ -230,7 +279,8 @@ class Trainer:
             nc_random.set_state(rng["ndconv"])
         return True
 
-    def _write_metrics(self) -> None:
+    def write_metrics(self) -> None:
+        """Write the history to ``out_dir/metrics.json`` (atomically; done after every epoch)."""
         if self.out_dir is not None:
             best = max((h["test_acc"] for h in self.history if "test_acc" in h), default=None)
             atomic_write_json(self.out_dir / METRICS_NAME,
@@ -273,15 +323,17 @@ class Trainer:
                 yield batch
 
     def train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
-        """One optimizer step on a batch; returns (mean loss, number correct)."""
-        logits = self.model(nc.tensor(xb))
-        loss = self.loss_fn(logits, yb)
+        """One optimizer step on a batch; returns (mean loss, number correct or 0 without metric)."""
+        out = self.model(nc.tensor(xb))
+        target = self.target_fn(xb, yb)
+        loss = self.loss_fn(out, target)
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
         if self.scheduler is not None and self.scheduler_interval == "step":
             self.scheduler.step()
-        return float(loss.item()), accuracy_count(np.asarray(logits), yb)
+        correct = accuracy_count(np.asarray(out), target) if self.metric == "accuracy" else 0
+        return float(loss.item()), correct
 
     def fit(self, resume: bool = False) -> list[dict[str, Any]]:
         """Train up to ``epochs`` epochs; return the history (one dict per epoch).
@@ -316,15 +368,17 @@ class Trainer:
         try:
             for xb, yb in self._batches():
                 loss, correct = self.train_step(xb, yb)
-                self._running.update(loss, correct, len(yb))
+                self._running.update(loss, correct, len(xb))
                 self.step += 1
                 self.batch_in_epoch += 1
-                seen_since_start += len(yb)
+                seen_since_start += len(xb)
                 if bar is not None:
                     rate = seen_since_start / max(time.perf_counter() - t_rate, 1e-9)
-                    bar.set_postfix({"loss": f"{self._running.loss:.4f}",
-                                     "acc": f"{100 * self._running.accuracy:.2f}%",
-                                     "samples/s": f"{rate:.0f}"}, refresh=False)
+                    postfix = {"loss": f"{self._running.loss:.4f}"}
+                    if self.metric == "accuracy":
+                        postfix["acc"] = f"{100 * self._running.accuracy:.2f}%"
+                    postfix["samples/s"] = f"{rate:.0f}"
+                    bar.set_postfix(postfix, refresh=False)
                     bar.update(1)
                 if self._stop.requested:
                     raise KeyboardInterrupt
@@ -342,30 +396,41 @@ class Trainer:
         train_time = time.perf_counter() - t0
         if self.scheduler is not None and self.scheduler_interval == "epoch":
             self.scheduler.step()
-        record: dict[str, Any] = {
-            "epoch": self.epoch + 1, "step": self.step,
-            "train_loss": self._running.loss, "train_acc": self._running.accuracy,
-            "epoch_time": train_time,
-            "samples_per_s": self._running.count / train_time if train_time > 0 else math.nan,
-            "lr": lr_start,
-        }
+        record: dict[str, Any] = {"epoch": self.epoch + 1, "step": self.step,
+                                  "train_loss": self._running.loss}
+        if self.metric == "accuracy":
+            record["train_acc"] = self._running.accuracy
+        record.update(
+            epoch_time=train_time,
+            samples_per_s=self._running.count / train_time if train_time > 0 else math.nan,
+            lr=lr_start,
+        )
         if self.test_loader is not None:
             t1 = time.perf_counter()
-            result = evaluate(self.model, self.test_loader, self.loss_fn)
-            record.update(test_loss=result["loss"], test_acc=result["acc"],
-                          eval_time=time.perf_counter() - t1)
+            result = evaluate(self.model, self.test_loader, self.loss_fn, self.target_fn,
+                              self.metric)
+            record["test_loss"] = result["loss"]
+            if "acc" in result:
+                record["test_acc"] = result["acc"]
+            record["eval_time"] = time.perf_counter() - t1
         self.history.append(record)
         self.epoch += 1
         self.batch_in_epoch = 0
         self._running = RunningMetrics()
         self._epoch_time = 0.0
         self.save_checkpoint()
-        self._write_metrics()
-        line = (f"epoch {record['epoch']:>3}/{self.epochs}  train loss {record['train_loss']:.4f} "
-                f"acc {100 * record['train_acc']:6.2f}%")
-        if "test_acc" in record:
-            line += f"  test loss {record['test_loss']:.4f} acc {100 * record['test_acc']:6.2f}%"
-        line += f"  {train_time:5.1f}s  {record['samples_per_s']:.0f} samples/s"
-        if lr_start is not None:
-            line += f"  lr {lr_start:.3g}"
-        print(line, file=self.log or sys.stdout, flush=True)
+        self.write_metrics()
+        print(self._log_line(record), file=self.log or sys.stdout, flush=True)
+
+    def _log_line(self, record: dict[str, Any]) -> str:
+        """One epoch in a line: loss (and accuracy) per split, time, speed, learning rate."""
+        line = f"epoch {record['epoch']:>3}/{self.epochs}"
+        for split, label in zip(("train", "test"), self.loss_labels):
+            if f"{split}_loss" in record:
+                line += f"  {label} {record[f'{split}_loss']:.4f}"
+            if f"{split}_acc" in record:
+                line += f" acc {100 * record[f'{split}_acc']:6.2f}%"
+        line += f"  {record['epoch_time']:5.1f}s  {record['samples_per_s']:.0f} samples/s"
+        if record["lr"] is not None:
+            line += f"  lr {record['lr']:.3g}"
+        return line
