@@ -26,22 +26,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import torch_lenet5  # noqa: E402
+from _common import sgemm_gflops, torch_lenet5  # noqa: E402
 
 import ndconv as nc  # noqa: E402
 import ndconv.optim as optim  # noqa: E402
 from ndconv.data import get_dataset  # noqa: E402
 from ndconv.models import lenet5  # noqa: E402
 from ndconv.nn.functional import cross_entropy  # noqa: E402
-
-
-def sgemm_gflops(n: int = 1024, repeat: int = 5) -> float:
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
-    a @ a
-    t = time.perf_counter()
-    for _ in range(repeat):
-        a @ a
-    return 2 * n**3 * repeat / (time.perf_counter() - t) / 1e9
 
 
 def orders(n: int, epochs: int, seed: int) -> list[np.ndarray]:
@@ -150,7 +141,7 @@ def main() -> None:
     args.total_steps = args.epochs * len(batches(idx_orders[0], args.batch_size))
     print(f"LeNet-5 on mnist-5k (4000 train / 1000 test): {args.optimizer} lr={args.lr}, "
           f"{args.schedule} schedule, batch {args.batch_size}, {args.epochs} epochs, torch threads {args.threads}")
-    print(f"machine sgemm (NumPy, n=1024): {sgemm_gflops():.0f} GFLOP/s")
+    print(f"machine sgemm (NumPy, n=2048): {sgemm_gflops():.0f} GFLOP/s")
 
     time.sleep(1.0)
     nd_losses, nd_times = train_ndconv(model, ds, idx_orders, args)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Tensor, as_tensor
+from ..ops import abs as _abs
 from ..ops import amax as _amax
 from ..ops import (
     gelu,
@@ -23,6 +24,7 @@ from ..ops import (
     log_softmax,
     matmul,
     mean,
+    permute,
     relu,
     reshape,
     sigmoid,
@@ -607,8 +609,6 @@ def adaptive_max_pool(x: Any, output_size: int | Sequence[int | None]) -> Tensor
 def _moveaxis(x: Tensor, src: int, dst: int) -> Tensor:
     axes = list(range(x.ndim))
     axes.insert(dst % x.ndim, axes.pop(src % x.ndim))
-    from ..ops import permute
-
     return permute(x, axes)
 
 
@@ -698,8 +698,6 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
             f"{op}: `x` must end in in_features = {w.shape[-1]} to match weight.shape={w.shape}; "
             f"got x.shape={x.shape}."
         )
-    from ..ops import permute
-
     y = matmul(x, permute(w, (1, 0)))
     return y if bias is None else y + _tensor(bias, "bias", op)
 
@@ -812,8 +810,6 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
 
 def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """Mean absolute error."""
-    from ..ops import abs as _abs
-
     a, b = _tensor(input, "input", "l1_loss"), _tensor(target, "target", "l1_loss")
     if a.shape != b.shape:
         raise ValueError(

@@ -84,6 +84,12 @@ def _is_basic(index: Any) -> bool:
     return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
 
 
+def _scatter_sum(flat: np.ndarray, g: np.ndarray, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """Return zeros of ``shape`` with ``g`` added at the flat positions ``flat`` (repeats sum up)."""
+    total = np.bincount(flat.ravel(), weights=g.ravel(), minlength=int(np.prod(shape)))
+    return total.reshape(shape).astype(dtype, copy=False)
+
+
 def getitem(a: Tensor, index: Any) -> Tensor:
     """Index ``a`` like a NumPy array (basic and advanced indexing).
 
@@ -103,10 +109,7 @@ def getitem(a: Tensor, index: Any) -> Tensor:
             gx[index] = g
             return (gx,)
         flat = np.arange(int(np.prod(shape))).reshape(shape)[index]
-        gx = np.bincount(
-            flat.ravel(), weights=np.broadcast_to(g, flat.shape).ravel(), minlength=int(np.prod(shape))
-        )
-        return (gx.reshape(shape).astype(dtype, copy=False),)
+        return (_scatter_sum(flat, np.broadcast_to(g, flat.shape), shape, dtype),)
 
     return record(out, (a,), vjp, "getitem")
 
@@ -124,8 +127,7 @@ def take_along_axis(a: Tensor, indices: np.ndarray, axis: int) -> Tensor:
             np.put_along_axis(gx, idx, g, axis)
             return (gx,)
         flat = np.take_along_axis(np.arange(gx.size).reshape(shape), idx, axis)
-        gx = np.bincount(flat.ravel(), weights=g.ravel(), minlength=gx.size)
-        return (gx.reshape(shape).astype(dtype, copy=False),)
+        return (_scatter_sum(flat, g, shape, dtype),)
 
     return record(out, (a,), vjp, "take_along_axis")
 

@@ -108,12 +108,22 @@ def matmul(a: Any, b: Any) -> Tensor:
     return record(np.asarray(out), (a, b), vjp, "matmul")
 
 
+def _shifted_log_sum(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``m``, ``x - m`` and ``log(sum(exp(x - m)))`` with ``m`` the (finite) max along ``axis``.
+
+    Subtracting the maximum first is what keeps ``exp`` from overflowing.
+    """
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    shifted = x - m
+    return m, shifted, np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
 def logsumexp(a: Tensor, axis: int = -1, keepdims: bool = False) -> Tensor:
     """Return ``log(sum(exp(a)))`` along ``axis``, stable for large values."""
     x = a.data
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    lse_k = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+    m, _, log_sum = _shifted_log_sum(x, axis)
+    lse_k = m + log_sum
     out = lse_k if keepdims else np.squeeze(lse_k, axis)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
@@ -125,10 +135,8 @@ def logsumexp(a: Tensor, axis: int = -1, keepdims: bool = False) -> Tensor:
 
 def log_softmax(a: Tensor, axis: int = -1) -> Tensor:
     """Return ``a - logsumexp(a)`` along ``axis`` (max-shifted: no overflow)."""
-    x = a.data
-    m = np.max(x, axis=axis, keepdims=True)
-    shifted = x - np.where(np.isfinite(m), m, 0)
-    out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    _, shifted, log_sum = _shifted_log_sum(a.data, axis)
+    out = shifted - log_sum
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
         return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)

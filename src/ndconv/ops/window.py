@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-if TYPE_CHECKING:
-    from ..autograd import Tensor
+from ..autograd import Tensor, record
 
 __all__ = ["windows", "add_windows", "offset_slices", "valid_out_shape", "unfold_valid", "fold_valid"]
 
@@ -101,8 +99,6 @@ def add_windows(
 
 def unfold_valid(x: Tensor, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]) -> Tensor:
     """Primitive: im2col of an already padded ``x`` (N, C, *S) -> (N, C*prod(K), prod(O))."""
-    from ..autograd import record
-
     xd = x.data
     n = len(kernel)
     win = windows(xd, kernel, stride, dilation, axis=2)  # (N, C, *O, *K)
@@ -129,8 +125,6 @@ def fold_valid(
     x: Tensor, spatial: Sequence[int], kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int]
 ) -> Tensor:
     """Primitive: col2im, the adjoint of :func:`unfold_valid`: (N, C*K, L) -> (N, C, *spatial)."""
-    from ..autograd import record
-
     n = len(kernel)
     xd = x.data
     out = valid_out_shape(spatial, kernel, stride, dilation)
