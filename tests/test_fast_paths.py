@@ -1,8 +1,9 @@
 """Every fast path in the engine agrees with the simple path it stands in for.
 
-The channels-first route for layers with few input channels (taken when the input needs no
-gradient) is compared with the general channels-last route (taken when it does), forward and
-weight/bias gradients, on generated configurations of ranks 1-3.
+The channels-first route for strided layers with few input channels (taken when the input
+needs no gradient) and the flat route for stride-1 layers with few channels are compared with
+the general channels-last route, forward and every gradient, on generated configurations of
+ranks 1-3.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 import ndconv as nc
 import ndconv.nn.functional as F
 from ndconv.ops import conv as conv_ops
+from ndconv.ops import conv_flat
 
 
 @st.composite
@@ -62,10 +64,69 @@ def test_fast_path_is_taken_only_without_input_gradient(monkeypatch) -> None:
     monkeypatch.setattr(conv_ops, "_conv_valid_few_channels", lambda *a: calls.append(1) or original(*a))
     x = np.ones((1, 1, 5, 5))
     w = nc.tensor(np.ones((2, 1, 3, 3)), requires_grad=True)
-    F.conv(nc.tensor(x), w)
+    F.conv(nc.tensor(x), w, stride=2)
     assert calls == [1]
-    F.conv(nc.tensor(x, requires_grad=True), w)
-    F.conv(nc.tensor(np.ones((1, 4, 5, 5))), nc.tensor(np.ones((2, 4, 3, 3))))
+    F.conv(nc.tensor(x, requires_grad=True), w, stride=2)
+    F.conv(nc.tensor(np.ones((1, 4, 5, 5))), nc.tensor(np.ones((2, 4, 3, 3))), stride=2)
+    assert calls == [1]
+
+
+@st.composite
+def flat_configs(draw: st.DrawFn) -> dict:
+    rank = draw(st.integers(1, 3))
+    c_in = draw(st.integers(1, conv_flat.FLAT_MAX_CHANNELS))
+    kernel = tuple(draw(st.integers(1, 4)) for _ in range(rank))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(rank))
+    padding = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(rank))
+    spatial = tuple(
+        draw(st.integers(max(1, d * (k - 1) + 1 - lo - hi), 7))
+        for k, d, (lo, hi) in zip(kernel, dilation, padding)
+    )
+    return {
+        "x": (draw(st.integers(1, 4)), c_in, *spatial),
+        "w": (draw(st.integers(1, 5)), c_in, *kernel),
+        "kw": {"dilation": dilation, "padding": padding},
+        "x_grad": draw(st.booleans()),
+        "small_chunks": draw(st.booleans()),  # one image per chunk, columns copied again
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+def _conv_and_grads(cfg: dict) -> list[np.ndarray]:
+    rng = np.random.default_rng(cfg["seed"])
+    xt = nc.tensor(rng.standard_normal(cfg["x"]), requires_grad=cfg["x_grad"])
+    wt = nc.tensor(rng.standard_normal(cfg["w"]), requires_grad=True)
+    bt = nc.tensor(rng.standard_normal(cfg["w"][0]), requires_grad=True)
+    y = F.conv(xt, wt, bt, **cfg["kw"])
+    y.backward(rng.standard_normal(y.shape))
+    return [y.data, wt.grad, bt.grad] + ([xt.grad] if cfg["x_grad"] else [])
+
+
+@settings(max_examples=150)
+@given(flat_configs())
+def test_flat_route_matches_general_path(cfg: dict) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        if cfg["small_chunks"]:
+            mp.setattr(conv_flat, "CHUNK_BYTES", 1)
+            mp.setattr(conv_flat, "KEEP_COLS_BYTES", 0)
+        fast = _conv_and_grads(cfg)
+        mp.setattr(conv_flat, "FLAT_MAX_CHANNELS", 0)  # every layer takes the general path
+        simple = _conv_and_grads(cfg)
+    for f, s in zip(fast, simple, strict=True):
+        np.testing.assert_allclose(f, s, rtol=1e-12, atol=1e-12)
+
+
+def test_flat_route_is_taken_for_few_channels_at_stride_1(monkeypatch) -> None:
+    calls = []
+    original = conv_flat.conv_valid_flat
+    monkeypatch.setattr(conv_ops, "conv_valid_flat", lambda *a: calls.append(1) or original(*a))
+    x = nc.tensor(np.ones((2, conv_flat.FLAT_MAX_CHANNELS, 6, 6)), requires_grad=True)
+    F.conv(x, nc.tensor(np.ones((3, conv_flat.FLAT_MAX_CHANNELS, 3, 3))))
+    assert calls == [1]
+    F.conv(x, nc.tensor(np.ones((3, conv_flat.FLAT_MAX_CHANNELS, 3, 3))), stride=2)
+    F.conv(x, nc.tensor(np.ones((4, conv_flat.FLAT_MAX_CHANNELS // 2, 3, 3))), groups=2)
+    y = nc.tensor(np.ones((2, conv_flat.FLAT_MAX_CHANNELS + 1, 6, 6)))
+    F.conv(y, nc.tensor(np.ones((3, conv_flat.FLAT_MAX_CHANNELS + 1, 3, 3))))
     assert calls == [1]
 
 
@@ -302,3 +363,46 @@ def test_batch_norm_matches_the_textbook_formulas(
         if ours is not None:
             assert ours.dtype == dtype, name
             np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol, err_msg=name)
+
+
+def _forward_backward(model: nc.nn.Module, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    xt = nc.tensor(x, requires_grad=True)
+    y = model(xt)
+    y.backward(np.cos(np.arange(y.size)).reshape(y.shape))  # a fixed, sign-changing gradient
+    return y.data, xt.grad
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_sequential_pools_before_relu_with_the_same_values_and_gradients(rank: int) -> None:
+    # Integer data with many zeros, negatives and ties: the tie rule must agree too.
+    x = np.random.default_rng(rank).integers(-3, 4, size=(2, 3) + (6,) * rank).astype(np.float64)
+    pool = nc.nn.MaxPool(kernel_size=(3,) * rank, stride=2, padding=1)
+    fused = _forward_backward(nc.nn.Sequential(nc.nn.ReLU(), pool), x)
+    plain = _forward_backward(lambda t: pool(F.relu(t)), x)  # type: ignore[arg-type]
+    for a, b in zip(fused, plain, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sequential_keeps_relu_then_pool_when_a_hook_watches() -> None:
+    seen = []
+    relu, pool = nc.nn.ReLU(), nc.nn.MaxPool2d(2)
+    relu.register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    nc.nn.Sequential(relu, pool)(nc.tensor(np.ones((1, 1, 4, 4))))
+    assert seen == [(1, 1, 4, 4)]  # the ReLU ran on the full map, before the pool
+
+
+@settings(max_examples=50)
+@given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 4), st.booleans(), st.integers(0, 2**16))
+def test_linear_primitive_matches_matmul_plus_bias(lead: int, fin: int, fout: int, with_bias: bool,
+                                                   seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.standard_normal((lead, 2, fin)), rng.standard_normal((fout, fin)), rng.standard_normal(fout)
+    results = []
+    for fused in (True, False):
+        xt, wt = nc.tensor(x, requires_grad=True), nc.tensor(w, requires_grad=True)
+        bt = nc.tensor(b, requires_grad=True) if with_bias else None
+        y = F.linear(xt, wt, bt) if fused else nc.ops.matmul(xt, wt.T) + (bt if with_bias else 0.0)
+        y.backward(np.sin(np.arange(y.size)).reshape(y.shape))
+        results.append([y.data, xt.grad, wt.grad] + ([bt.grad] if bt is not None else []))
+    for a, c in zip(*results, strict=True):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)

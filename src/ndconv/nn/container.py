@@ -8,8 +8,11 @@ from typing import Any, overload
 
 from ..autograd import Tensor
 from ..ops import add
+from . import functional as F
 from ._utils import tensor_in
+from .activation import ReLU
 from .module import Module
+from .pool import MaxPool
 
 __all__ = ["Sequential", "ModuleList", "Residual", "Add"]
 
@@ -80,9 +83,24 @@ class Sequential(Module):
         return self
 
     def forward(self, x: Any) -> Any:
-        for m in self:
-            x = m(x)
+        mods = list(self)
+        i = 0
+        while i < len(mods):
+            if i + 1 < len(mods) and _relu_then_max_pool(mods[i], mods[i + 1]):
+                # ReLU and max-pooling commute (both monotone; the gradients agree, tie rule
+                # included), and pooling first leaves the ReLU 1/prod(kernel) of the values.
+                x = F.relu(mods[i + 1](x))
+                i += 2
+            else:
+                x = mods[i](x)
+                i += 1
         return x
+
+
+def _relu_then_max_pool(a: Module, b: Module) -> bool:
+    """Return whether ``a`` is a ReLU and ``b`` a max-pool that may swap places unobserved."""
+    return (type(a) is ReLU and isinstance(b, MaxPool) and not b.return_indices
+            and not any(m._forward_hooks or m._forward_pre_hooks for m in (a, b)))
 
 
 class ModuleList(Module):

@@ -40,6 +40,7 @@ from ..ops.norm import batch_norm_train
 from ..ops.pad import check_pad_mode, pad_adjoint
 from ..ops.pad import pad as _pad
 from ..ops.pool import adaptive_bounds, adaptive_max_1d, max_pool_padded, max_unpool_flat, window_sum
+from ..ops.reduce import linear as linear_op
 from ..ops.window import fold_valid, unfold_valid
 from ..random import get_rng
 from ..shapes import (
@@ -154,13 +155,24 @@ def _conv_inputs(x: Any, weight: Any, op: str, layout: str) -> tuple[Tensor, Ten
     return x, w, n, unbatch, shown
 
 
-def _add_bias(y: Tensor, bias: Any, c_out: int, op: str) -> Tensor:
+def _bias(bias: Any, x: Tensor, c_out: int, op: str) -> Tensor | None:
     if bias is None:
-        return y
+        return None
     b = _tensor(bias, "bias", op)
     if b.shape != (c_out,):
-        raise ValueError(f"{op}: `bias` must have shape ({c_out},) (out_channels); got {b.shape}.")
-    return y + reshape(b, (1, c_out) + (1,) * (y.ndim - 2))
+        raise ValueError(
+            f"{op}: `bias` must have shape ({c_out},) (one value per output channel); got {b.shape}."
+        )
+    if b.dtype != x.dtype:
+        raise TypeError(
+            f"{op}: `bias` must have the dtype of `x`; got bias.dtype={b.dtype}, x.dtype={x.dtype}."
+        )
+    return b
+
+
+def _add_bias(y: Tensor, bias: Any, c_out: int, op: str) -> Tensor:
+    b = _bias(bias, y, c_out, op)
+    return y if b is None else y + reshape(b, (1, c_out) + (1,) * (y.ndim - 2))
 
 
 # --- convolution ------------------------------------------------------------------------
@@ -221,11 +233,12 @@ def conv(
     if padding_mode != "zeros":
         check_pad_mode(padding_mode, pads, x.shape[2:], op)
     conv_output_shape(x.shape[2:], kernel, stride_, pads, dilation_, op=op)  # raises if no fit
+    b = _bias(bias, x, c_out, op)  # added inside the convolution, into its fresh output
     if padding_mode == "zeros":
-        y = conv_valid(x, w, stride_, dilation_, groups, zero_pad=pads)
+        y = conv_valid(x, w, stride_, dilation_, groups, zero_pad=pads, bias=b)
     else:
-        y = conv_valid(_pad(x, pads, padding_mode), w, stride_, dilation_, groups, ((0, 0),) * n)
-    return _unbatch(_add_bias(y, bias, c_out, op), unbatch)
+        y = conv_valid(_pad(x, pads, padding_mode), w, stride_, dilation_, groups, ((0, 0),) * n, b)
+    return _unbatch(y, unbatch)
 
 
 def _ranked(n: int) -> Any:
@@ -698,8 +711,8 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
             f"{op}: `x` must end in in_features = {w.shape[-1]} to match weight.shape={w.shape}; "
             f"got x.shape={x.shape}."
         )
-    y = matmul(x, permute(w, (1, 0)))
-    return y if bias is None else y + _tensor(bias, "bias", op)
+    _check_dtype(x, w, op)
+    return linear_op(x, w, _bias(bias, x, w.shape[0], op))
 
 
 # --- losses -----------------------------------------------------------------------------

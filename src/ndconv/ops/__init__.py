@@ -46,7 +46,7 @@ from .elementwise import (
     tanh,
     where,
 )
-from .reduce import amax, amin, log_softmax, logsumexp, matmul, mean, softmax, sum, var
+from .reduce import amax, amin, linear, log_softmax, logsumexp, matmul, mean, softmax, sum, var
 
 __all__ = [*array.__all__, *elementwise.__all__, *reduce.__all__]
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..autograd import Tensor, record
 from ..backend import map_chunks
+from .conv_flat import conv_valid_flat, flat_route_applies
 from .window import add_windows, windows
 
 __all__ = [
@@ -228,19 +229,25 @@ def conv_valid(
     dilation: Ints,
     groups: int,
     zero_pad: Sequence[tuple[int, int]],
+    bias: Tensor | None = None,
 ) -> Tensor:
-    """Primitive: correlate ``x`` (N, C_in, *S) with ``w`` after zero-padding by ``zero_pad``.
+    """Primitive: correlate ``x`` (N, C_in, *S) with ``w`` after zero-padding by ``zero_pad``,
+    then add ``bias`` (C_out,) if given.
 
     Arguments are assumed validated (see :func:`ndconv.nn.functional.conv`).
     Returns (N, C_out, *O) with the channels-last memory layout used inside.
     """
+    if flat_route_applies(w.shape[1], stride, groups):  # few channels, stride 1
+        return conv_valid_flat(x, w, dilation, zero_pad, bias)
     if groups == 1 and w.shape[1] <= FEW_CHANNELS and not x.requires_grad:
-        return _conv_valid_few_channels(x, w, stride, dilation, zero_pad)
+        return _conv_valid_few_channels(x, w, stride, dilation, zero_pad, bias)
     xl = _to_channels_last(x.data, zero_pad)  # (N, *S_pad, C_in)
     wd = w.data
     y = conv_forward_array(xl, wd, stride, dilation, groups)  # (N, *O, C_out)
+    if bias is not None:
+        y += bias.data
 
-    def vjp(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         gl = np.ascontiguousarray(np.moveaxis(g, 1, -1))  # (N, *O, C_out)
         gx = gw = None
         if x.requires_grad:
@@ -248,9 +255,14 @@ def conv_valid(
             gx = np.moveaxis(_crop(gxl, zero_pad), -1, 1)
         if w.requires_grad:
             gw = conv_weight_grad_array(xl, gl, wd.shape[2:], stride, dilation, groups)
-        return gx, gw
+        return gx, gw, bias_grad(gl.reshape(-1, gl.shape[-1]), bias)
 
-    return record(np.moveaxis(y, -1, 1), (x, w), vjp, "conv")
+    return record(np.moveaxis(y, -1, 1), (x, w, bias), vjp, "conv")
+
+
+def bias_grad(g2: np.ndarray, bias: Tensor | None) -> np.ndarray | None:
+    """The gradient of a per-channel bias from ``g2`` (positions, C_out): a column sum."""
+    return g2.sum(axis=0) if bias is not None and bias.requires_grad else None
 
 
 # A first layer (1-3 input channels, no input gradient) runs channels-first: its im2col is
@@ -259,7 +271,8 @@ FEW_CHANNELS = 3
 
 
 def _conv_valid_few_channels(
-    x: Tensor, w: Tensor, stride: Ints, dilation: Ints, zero_pad: Sequence[tuple[int, int]]
+    x: Tensor, w: Tensor, stride: Ints, dilation: Ints, zero_pad: Sequence[tuple[int, int]],
+    bias: Tensor | None,
 ) -> Tensor:
     """Channels-first :func:`conv_valid` for inputs with few channels that need no gradient."""
     xp = np.pad(x.data, [(0, 0), (0, 0), *zero_pad]) if any(map(any, zero_pad)) else x.data
@@ -274,12 +287,14 @@ def _conv_valid_few_channels(
     cols2 = cols.reshape(c * math.prod(kernel), -1)  # (C*K, N*L)
     wd = w.data
     y = (wd.reshape(wd.shape[0], -1) @ cols2).reshape((wd.shape[0], n) + out)  # (C_out, N, *O)
+    if bias is not None:
+        y += bias.data.reshape((-1,) + (1,) * (len(out) + 1))
 
-    def vjp(g: np.ndarray) -> tuple[None, np.ndarray]:
+    def vjp(g: np.ndarray) -> tuple[None, np.ndarray, np.ndarray | None]:
         g2 = np.moveaxis(g, 1, 0).reshape(wd.shape[0], -1)  # (C_out, N*L)
-        return None, (g2 @ cols2.T).reshape(wd.shape)
+        return None, (g2 @ cols2.T).reshape(wd.shape), bias_grad(g2.T, bias)
 
-    return record(np.moveaxis(y, 0, 1), (x, w), vjp, "conv")
+    return record(np.moveaxis(y, 0, 1), (x, w, bias), vjp, "conv")
 
 
 def conv_transpose_valid(
