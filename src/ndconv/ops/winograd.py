@@ -31,9 +31,12 @@ not divide ``H`` or ``W`` the input is zero-padded further and the extra outputs
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
-from ..backend import map_chunks
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..backend import map_chunks, num_workers
 
 __all__ = ["winograd_matrices", "winograd_forward", "winograd_weight_grad"]
 
@@ -65,9 +68,12 @@ _MATRICES = {
     ),
 }
 
-# Tiles per chunk are chosen so that one chunk's transformed input (T, P, C_in) is about this
-# many bytes: the gather, the transforms and the GEMMs of a chunk then run in L2 cache.
-CHUNK_BYTES = 1 << 20
+# Tiles per chunk: as many as keep one chunk's transformed input (T, P, C) near CHUNK_BYTES,
+# so that its transforms run in L2 cache, but at least MIN_TILES, so that each of the T GEMMs
+# reuses its (C_in, C_out) matrix of U over enough rows when U does not fit in cache (wide
+# layers). Measured on 2 cores (ResNet-18 layers, one thread per chunk): see the module tests.
+CHUNK_BYTES = 1 << 19
+MIN_TILES = 128
 
 
 def winograd_matrices(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -92,32 +98,52 @@ def _pad_to(xl: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.pad(xl, [(0, 0), (0, h - xl.shape[1]), (0, w - xl.shape[2]), (0, 0)])
 
 
-def _tile_chunks(
-    batch: int, rows: int, tiles_per_sample: int, tile_bytes: int
-) -> list[tuple[slice, int, int]]:
-    """Split ``batch`` samples of ``rows`` tile rows into chunks of about CHUNK_BYTES.
+def _tile_shares(batch: int, rows: int, cols: int, tile_bytes: int) -> list[list[tuple[slice, int, int]]]:
+    """Split the tile grid into chunks of whole samples or of one sample's tile rows, one share per worker.
 
-    Each chunk is (samples, first tile row, end tile row).
+    Each chunk is (samples, first tile row, end tile row); each worker runs its share of chunks
+    in order, reusing its buffers (fresh ones would be page-faulted in again for every chunk).
     """
-    per_sample = tiles_per_sample * tile_bytes
-    if per_sample <= CHUNK_BYTES:
-        step = max(1, CHUNK_BYTES // per_sample)
-        return [(slice(a, min(a + step, batch)), 0, rows) for a in range(0, batch, step)]
-    step = max(1, CHUNK_BYTES * rows // per_sample)
-    return [(slice(i, i + 1), a, min(a + step, rows)) for i in range(batch) for a in range(0, rows, step)]
+    tiles = max(MIN_TILES, CHUNK_BYTES // tile_bytes)
+    per_sample = rows * cols
+    if per_sample <= tiles:
+        step = tiles // per_sample
+        chunks = [(slice(a, min(a + step, batch)), 0, rows) for a in range(0, batch, step)]
+    else:
+        step = max(1, tiles // cols)
+        chunks = [
+            (slice(i, i + 1), a, min(a + step, rows)) for i in range(batch) for a in range(0, rows, step)
+        ]
+    shares = min(num_workers(), len(chunks))
+    bounds = [len(chunks) * k // shares for k in range(shares + 1)]
+    return [chunks[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
-def _gather_tiles(xs: np.ndarray, t: int, m: int, rows: int, cols: int) -> np.ndarray:
-    """Copy the overlapping t x t tiles (step m) of ``xs`` (n, >= m*rows + t - m, >= m*cols + t - m, C).
+def _buffer(flat: np.ndarray, *shape: int) -> np.ndarray:
+    """Return the first prod(shape) elements of ``flat`` as a contiguous array of that shape."""
+    return flat[: math.prod(shape)].reshape(shape)
 
-    Returns (t*t, n*rows*cols*C): tile position first, so a linear map of the tiles is one GEMM.
+
+def _input_transform(xs: np.ndarray, bt: np.ndarray, rows: int, cols: int, work: np.ndarray) -> np.ndarray:
+    """Return V = B^T d B for every t x t tile d (step m) of ``xs``, as (t, t, n*rows*cols*C).
+
+    ``xs`` (n, m*rows + 2, >= m*cols + 2, C) has contiguous (W, C) planes; ``work`` holds
+    3 * t*t*n*rows*cols*C elements (>= twice that of ``xs``).
     """
-    n, c = xs.shape[0], xs.shape[-1]
-    d = np.empty((t, t, n, rows, cols, c), xs.dtype)
-    for a in range(t):  # t*t strided copies, each of one position of every tile
-        for b in range(t):
-            d[a, b] = xs[:, a : a + m * rows : m, b : b + m * cols : m]
-    return d.reshape(t * t, -1)
+    t = bt.shape[0]
+    m = t - 2
+    n, _, wp, c = xs.shape
+    size = t * t * n * rows * cols * c
+    s = xs.strides
+    # B^T along the tile rows first, on a strided view of the input: row a of tile row r is
+    # input row m*r + a, so the rows are read once per tile row, not once per tile.
+    row_tiles = as_strided(xs, (n, rows, t, wp * c), (s[0], m * s[1], s[1], s[3]))  # (n, rows, t, W*C)
+    z = np.matmul(bt, row_tiles, out=_buffer(work, n, rows, t, wp * c))  # (n, rows, xi1, W*C)
+    s = z.strides
+    tiles = as_strided(z, (t, t, n, rows, cols, c), (s[2], c * s[3], s[0], s[1], m * c * s[3], s[3]))
+    d = _buffer(work[size:], t, t, n, rows, cols, c)
+    d[...] = tiles  # (xi1, b, n, rows, cols, C): tile column b of every tile, the one gather
+    return np.matmul(bt, d.reshape(t, t, -1), out=_buffer(work[2 * size :], t, t, size // (t * t)))
 
 
 def winograd_forward(xl: np.ndarray, w: np.ndarray, m: int = 4) -> np.ndarray:
@@ -152,30 +178,30 @@ def winograd_forward(xl: np.ndarray, w: np.ndarray, m: int = 4) -> np.ndarray:
     t = m + 2
     n, h, wd = xl.shape[0], xl.shape[1] - 2, xl.shape[2] - 2
     rows, cols = -(-h // m), -(-wd // m)  # the tile grid
-    xp = _pad_to(xl, m * rows + 2, m * cols + 2)
+    xp = np.ascontiguousarray(_pad_to(xl, m * rows + 2, m * cols + 2))
     dtype = xl.dtype
-    bb = np.kron(bt, bt).astype(dtype)  # (T, T): vec(B^T d B) = (B^T kron B^T) vec(d)
-    aa = np.kron(at, at).astype(dtype)  # (m*m, T)
     gw = w.astype(np.float64).transpose(2, 3, 1, 0).reshape(9, c_in * c_out)  # (9, C_in*C_out)
-    u = (np.kron(g, g) @ gw).astype(dtype).reshape(t * t, c_in, c_out)  # (T, C_in, C_out)
-    y = np.empty((n, h, wd, c_out), dtype)
+    u = (np.kron(g, g) @ gw).astype(dtype).reshape(t * t, c_in, c_out)  # vec(G g G^T) = (G kron G) vec(g)
+    bt, at = bt.astype(dtype), at.astype(dtype)
+    yp = np.empty((n, m * rows, m * cols, c_out), dtype)  # the whole tile grid
+    y_tiles = yp.reshape(n, rows, m, cols, m, c_out)
 
-    def chunk(job: tuple[slice, int, int]) -> None:  # chunks write disjoint tiles of y
-        b, r0, r1 = job
-        xs = xp[b, m * r0 : m * r1 + 2]
-        v = (bb @ _gather_tiles(xs, t, m, r1 - r0, cols)).reshape(t * t, -1, c_in)  # (T, P, C_in)
-        prod = np.matmul(v, u)  # (T, P, C_out)
-        out = (aa @ prod.reshape(t * t, -1)).reshape(
-            m, m, -1, r1 - r0, cols, c_out
-        )  # (m, m, n, *tiles, C_out)
-        for i in range(m):  # position (i, j) of every output tile
-            for j in range(m):
-                dst = y[b, m * r0 + i : m * r1 : m, j::m]
-                dst[...] = out[i, j, :, : dst.shape[1], : dst.shape[2]]
+    def share(chunks: list[tuple[slice, int, int]]) -> None:  # shares write disjoint tiles of y
+        most = max((b.stop - b.start) * (r1 - r0) for b, r0, r1 in chunks) * cols  # tiles
+        work = np.empty(3 * t * t * most * c_in, dtype)
+        prod = np.empty(t * t * most * c_out, dtype)
+        half = np.empty(m * t * most * c_out, dtype)
+        out = np.empty(m * m * most * c_out, dtype)
+        for b, r0, r1 in chunks:
+            p = (b.stop - b.start) * (r1 - r0) * cols
+            v = _input_transform(xp[b, m * r0 : m * r1 + 2], bt, r1 - r0, cols, work)
+            mm = np.matmul(v.reshape(t * t, p, c_in), u, out=_buffer(prod, t * t, p, c_out))  # (T, P, C_out)
+            ya = np.matmul(at, mm.reshape(t, -1), out=_buffer(half, m, t * p * c_out))  # A^T along rows
+            yb = np.matmul(at, ya.reshape(m, t, -1), out=_buffer(out, m, m, p * c_out))  # and along columns
+            y_tiles[b, r0:r1] = yb.reshape(m, m, -1, r1 - r0, cols, c_out).transpose(2, 3, 0, 4, 1, 5)
 
-    jobs = _tile_chunks(n, rows, cols, t * t * max(c_in, c_out) * xl.itemsize)
-    map_chunks(chunk, jobs)
-    return y
+    map_chunks(share, _tile_shares(n, rows, cols, t * t * max(c_in, c_out) * xl.itemsize))
+    return yp if (m * rows, m * cols) == (h, wd) else np.ascontiguousarray(yp[:, :h, :wd])
 
 
 def winograd_weight_grad(xl: np.ndarray, gl: np.ndarray, m: int = 4) -> np.ndarray:
@@ -207,24 +233,36 @@ def winograd_weight_grad(xl: np.ndarray, gl: np.ndarray, m: int = 4) -> np.ndarr
     n, h, wd, c_out = gl.shape
     c_in = xl.shape[-1]
     rows, cols = -(-h // m), -(-wd // m)
-    xp = _pad_to(xl, m * rows + 2, m * cols + 2)
-    gp = _pad_to(gl, m * rows, m * cols)  # outputs beyond the layer's get a zero gradient
+    xp = np.ascontiguousarray(_pad_to(xl, m * rows + 2, m * cols + 2))
+    gp = np.ascontiguousarray(_pad_to(gl, m * rows, m * cols))  # outputs beyond the layer's: zero gradient
+    g_tiles = gp.reshape(n, rows, m, cols, m, c_out)
     dtype = xl.dtype
-    bb = np.kron(bt, bt).astype(dtype)  # (T, T)
-    aat = np.kron(at, at).T.astype(dtype)  # (T, m*m): dM = A dY A^T, the adjoint of Y = A^T M A
+    bt, a = bt.astype(dtype), at.T.astype(dtype)  # dM = A dY A^T, the adjoint of Y = A^T M A
 
-    def chunk(job: tuple[slice, int, int]) -> np.ndarray:  # this chunk's share of dU
-        b, r0, r1 = job
-        v = (bb @ _gather_tiles(xp[b, m * r0 : m * r1 + 2], t, m, r1 - r0, cols)).reshape(t * t, -1, c_in)
-        dy = _gather_tiles(gp[b, m * r0 : m * r1], m, m, r1 - r0, cols)  # (m*m, P*C_out)
-        dm = (aat @ dy).reshape(t * t, -1, c_out)  # (T, P, C_out)
-        return np.matmul(v.transpose(0, 2, 1), dm)  # (T, C_in, C_out)
+    def share(chunks: list[tuple[slice, int, int]]) -> np.ndarray:  # this share's dU
+        most = max((b.stop - b.start) * (r1 - r0) for b, r0, r1 in chunks) * cols  # tiles
+        work = np.empty(3 * t * t * most * c_in, dtype)
+        dy = np.empty(m * m * most * c_out, dtype)
+        half = np.empty(t * m * most * c_out, dtype)
+        dm = np.empty(t * t * most * c_out, dtype)
+        du = np.zeros((t * t, c_in, c_out), dtype)
+        part = np.empty((c_in, c_out), dtype)
+        for b, r0, r1 in chunks:
+            p = (b.stop - b.start) * (r1 - r0) * cols
+            v = _input_transform(xp[b, m * r0 : m * r1 + 2], bt, r1 - r0, cols, work).reshape(t * t, p, c_in)
+            tiles = _buffer(dy, m, m, b.stop - b.start, r1 - r0, cols, c_out)
+            tiles[...] = g_tiles[b, r0:r1].transpose(2, 4, 0, 1, 3, 5)  # (m, m, n, rows, cols, C_out)
+            da = np.matmul(a, tiles.reshape(m, -1), out=_buffer(half, t, m * p * c_out))  # A along rows
+            dmm = np.matmul(a, da.reshape(t, m, -1), out=_buffer(dm, t, t, p * c_out))  # and along columns
+            dmm = dmm.reshape(t * t, p, c_out)
+            for k in range(t * t):  # dU[xi] += V[xi]^T dM[xi], one (C_in, C_out) product each
+                du[k] += np.matmul(v[k].T, dmm[k], out=part)
+        return du
 
-    jobs = _tile_chunks(n, rows, cols, t * t * max(c_in, c_out) * xl.itemsize)
-    parts = map_chunks(chunk, jobs)
+    parts = map_chunks(share, _tile_shares(n, rows, cols, t * t * max(c_in, c_out) * xl.itemsize))
     du = parts[0]
-    for part in parts[1:]:  # summed in chunk order: the same result however many threads
-        du += part
+    for more in parts[1:]:  # summed in share order: deterministic for a given number of workers
+        du += more
     # dL/dg = G^T dU G, i.e. vec(dg) = (G kron G)^T vec(dU), computed in float64.
     dg = np.kron(g, g).T @ du.astype(np.float64).reshape(t * t, -1)  # (9, C_in*C_out)
     return dg.reshape(3, 3, c_in, c_out).transpose(3, 2, 0, 1).astype(dtype)
