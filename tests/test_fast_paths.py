@@ -406,3 +406,20 @@ def test_linear_primitive_matches_matmul_plus_bias(lead: int, fin: int, fout: in
         results.append([y.data, xt.grad, wt.grad] + ([bt.grad] if bt is not None else []))
     for a, c in zip(*results, strict=True):
         np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [{"stride": 1.0}, {"stride": True}, {"stride": (1, 1.0)},
+                                 {"padding": (1, True)}, {"dilation": (1, 1.0)}])
+def test_cached_conv_checks_still_reject_what_equals_a_cached_value(bad: dict) -> None:
+    x, w = nc.tensor(np.ones((1, 1, 5, 5))), nc.tensor(np.ones((1, 1, 3, 3)))
+    F.conv(x, w, stride=1, padding=(1, 1), dilation=(1, 1))  # cached: 1.0 == True == 1
+    good = {"stride": 1, "padding": (1, 1), "dilation": (1, 1)}
+    with pytest.raises((TypeError, ValueError), match=next(iter(bad))):
+        F.conv(x, w, **{**good, **bad})
+
+
+def test_cached_pool_checks_still_reject_a_float_kernel() -> None:
+    x = nc.tensor(np.ones((1, 1, 4, 4)))
+    F.max_pool(x, (2, 2))
+    with pytest.raises(TypeError, match="kernel_size"):
+        F.max_pool(x, (2, 2.0))

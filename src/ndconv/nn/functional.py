@@ -10,8 +10,9 @@ read from the weight (convolution) or from the input (pooling). Layout is channe
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from functools import lru_cache, wraps
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -52,6 +53,8 @@ from ..shapes import (
     pool_output_shape,
     same_padding,
 )
+
+R = TypeVar("R")
 
 __all__ = [
     "conv",
@@ -113,6 +116,37 @@ def _batched(x: Tensor, n: int, op: str, what: str) -> tuple[Tensor, bool]:
 
 def _unbatch(y: Tensor, flag: bool) -> Tensor:
     return reshape(y, y.shape[1:]) if flag else y
+
+
+def _plain(v: Any) -> bool:
+    """Whether ``v`` is an int, str, None or a tuple of those, nested: values that are equal only
+    when their types are too (unlike ``1.0 == 1`` or ``True == 1``, which a check must tell apart).
+    """
+    if type(v) is not tuple:
+        return type(v) is int or type(v) is str or v is None
+    for e in v:
+        t = type(e)
+        if not (t is int or (t is tuple and _plain(e)) or t is str or e is None):
+            return False
+    return True
+
+
+def _memo(check: Callable[..., R]) -> Callable[..., R]:
+    """Cache a pure argument check by its arguments; a call repeated with the same layer
+    geometry (every training step) skips the validation. Only plain arguments are cached (see
+    :func:`_plain`; a bool is plain at the top level, where the cache compares types); errors
+    are raised afresh every time, never cached.
+    """
+    cached = lru_cache(maxsize=1024, typed=True)(check)
+
+    @wraps(check)
+    def wrapper(*args: Any) -> R:
+        for a in args:
+            if not (type(a) is bool or _plain(a)):
+                return check(*args)
+        return cached(*args)
+
+    return wrapper
 
 
 def _check_dtype(x: Tensor, w: Tensor, op: str) -> None:
@@ -219,26 +253,40 @@ def conv(
     x, w, n, unbatch, shown = _conv_inputs(
         x, weight, op, "(C_out, C_in // groups, *kernel) with at least one spatial axis"
     )
-    c_in, c_out = x.shape[1], w.shape[0]
-    groups = _check_groups(groups, c_in, c_out, op)
-    if w.shape[1] * groups != c_in:
-        raise ValueError(
-            f"{op}: `weight` must have in_channels // groups = {c_in // groups} input channels to "
-            f"match `x`; got weight.shape={w.shape} with x.shape={shown}, groups={groups}."
-        )
-    kernel = w.shape[2:]
-    stride_ = as_tuple(stride, n, "stride", op)
-    dilation_ = as_tuple(dilation, n, "dilation", op)
-    pads = normalize_padding(padding, n, op, kernel, stride_, dilation_, x.shape[2:])
-    if padding_mode != "zeros":
-        check_pad_mode(padding_mode, pads, x.shape[2:], op)
-    conv_output_shape(x.shape[2:], kernel, stride_, pads, dilation_, op=op)  # raises if no fit
-    b = _bias(bias, x, c_out, op)  # added inside the convolution, into its fresh output
+    stride_, dilation_, pads, groups = _conv_geometry(
+        x.shape, w.shape, stride, padding, dilation, groups, padding_mode, shown
+    )
+    b = _bias(bias, x, w.shape[0], op)  # added inside the convolution, into its fresh output
     if padding_mode == "zeros":
         y = conv_valid(x, w, stride_, dilation_, groups, zero_pad=pads, bias=b)
     else:
         y = conv_valid(_pad(x, pads, padding_mode), w, stride_, dilation_, groups, ((0, 0),) * n, b)
     return _unbatch(y, unbatch)
+
+
+@_memo
+def _conv_geometry(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any, padding: Any, dilation: Any,
+    groups: Any, padding_mode: str, shown: str,
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...], int]:
+    """Check :func:`conv`'s geometry; return its stride, dilation, (lo, hi) padding, groups."""
+    op = "conv"
+    n = len(w_shape) - 2
+    c_in, c_out = x_shape[1], w_shape[0]
+    groups = _check_groups(groups, c_in, c_out, op)
+    if w_shape[1] * groups != c_in:
+        raise ValueError(
+            f"{op}: `weight` must have in_channels // groups = {c_in // groups} input channels to "
+            f"match `x`; got weight.shape={w_shape} with x.shape={shown}, groups={groups}."
+        )
+    kernel = w_shape[2:]
+    stride_ = as_tuple(stride, n, "stride", op)
+    dilation_ = as_tuple(dilation, n, "dilation", op)
+    pads = normalize_padding(padding, n, op, kernel, stride_, dilation_, x_shape[2:])
+    if padding_mode != "zeros":
+        check_pad_mode(padding_mode, pads, x_shape[2:], op)
+    conv_output_shape(x_shape[2:], kernel, stride_, pads, dilation_, op=op)  # raises if no fit
+    return stride_, dilation_, pads, groups
 
 
 def _ranked(n: int) -> Any:
@@ -348,7 +396,7 @@ def unfold(
     """
     op = "unfold"
     x = _tensor(x, "x", op)
-    n = _rank_from(kernel_size, x, op)
+    n = _rank_from(kernel_size, x.shape, op)
     kernel = as_tuple(kernel_size, n, "kernel_size", op)
     stride_ = as_tuple(stride, n, "stride", op)
     dilation_ = as_tuple(dilation, n, "dilation", op)
@@ -410,32 +458,34 @@ def pad(x: Any, padding: Any, mode: str = "zeros", value: float = 0.0) -> Tensor
 # --- pooling ----------------------------------------------------------------------------
 
 
-def _rank_from(kernel_size: Any, x: Tensor, op: str) -> int:
+def _rank_from(kernel_size: Any, x_shape: tuple[int, ...], op: str) -> int:
     if isinstance(kernel_size, Sequence) and not isinstance(kernel_size, str):
         n = len(kernel_size)
         if n == 0:
             raise ValueError(f"{op}: `kernel_size` must not be empty.")
     else:
-        n = x.ndim - 2
-    if x.ndim != n + 2:
+        n = len(x_shape) - 2
+    if len(x_shape) != n + 2:
         raise ValueError(
             f"{op}: `x` must have shape (N, C, *spatial) with {n} spatial axes (rank {n + 2}); "
-            f"got x.shape={x.shape}."
+            f"got x.shape={x_shape}."
         )
     if n < 1:
-        raise ValueError(f"{op}: `x` needs at least one spatial axis; got x.shape={x.shape}.")
+        raise ValueError(f"{op}: `x` needs at least one spatial axis; got x.shape={x_shape}.")
     return n
 
 
+@_memo
 def _pool_args(
-    x: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool, op: str
+    x_shape: tuple[int, ...], kernel_size: Any, stride: Any, padding: Any, dilation: Any,
+    ceil_mode: bool, op: str
 ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...], tuple[int, ...]]:
-    n = _rank_from(kernel_size, x, op)
+    n = _rank_from(kernel_size, x_shape, op)
     kernel = as_tuple(kernel_size, n, "kernel_size", op)
     stride_ = kernel if stride is None else as_tuple(stride, n, "stride", op)
     dilation_ = as_tuple(dilation, n, "dilation", op)
-    pads = normalize_padding(padding, n, op, kernel, stride_, dilation_, x.shape[2:])
-    out = pool_output_shape(x.shape[2:], kernel, stride_, pads, dilation_, ceil_mode, op=op)
+    pads = normalize_padding(padding, n, op, kernel, stride_, dilation_, x_shape[2:])
+    out = pool_output_shape(x_shape[2:], kernel, stride_, pads, dilation_, ceil_mode, op=op)
     return kernel, stride_, dilation_, pads, out
 
 
@@ -478,7 +528,7 @@ def max_pool(
     op = "max_pool"
     x = _tensor(x, "x", op)
     kernel, stride_, dilation_, pads, out = _pool_args(
-        x, kernel_size, stride, padding, dilation, ceil_mode, op
+        x.shape, kernel_size, stride, padding, dilation, ceil_mode, op
     )
     pads = _ceil_pads(x.shape[2:], pads, out, kernel, stride_, dilation_)
     y, idx = max_pool_padded(x, kernel, stride_, dilation_, pads, return_indices)
@@ -508,7 +558,7 @@ def avg_pool(
     op = "avg_pool"
     x = _tensor(x, "x", op)
     kernel, stride_, dilation_, pads, out = _pool_args(
-        x, kernel_size, stride, padding, dilation, ceil_mode, op
+        x.shape, kernel_size, stride, padding, dilation, ceil_mode, op
     )
     if divisor_override is not None and (
         not isinstance(divisor_override, (int, np.integer)) or divisor_override < 1
@@ -544,7 +594,7 @@ def max_unpool(
     op = "max_unpool"
     x = _tensor(x, "x", op)
     idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
-    n = _rank_from(kernel_size, x, op)
+    n = _rank_from(kernel_size, x.shape, op)
     kernel = as_tuple(kernel_size, n, "kernel_size", op)
     stride_ = kernel if stride is None else as_tuple(stride, n, "stride", op)
     pads = normalize_padding(padding, n, op)

@@ -118,6 +118,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}: subclasses must define `forward`.")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not (self._forward_pre_hooks or self._forward_hooks):  # the common case, kept lean
+            return self.forward(*args, **kwargs)
         for pre in list(self._forward_pre_hooks.values()):
             new = pre(self, args)
             if new is not None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +28,13 @@ from .window import offset_slices, valid_out_shape
 __all__ = ["max_pool_padded", "window_sum", "adaptive_max_1d", "adaptive_bounds", "max_unpool_flat"]
 
 Ints = Sequence[int]
+
+
+@lru_cache(maxsize=256)
+def _pool_slices(out: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
+                 dilation: tuple[int, ...]) -> list[tuple[Any, ...]]:
+    """The strided slice of (N, C, *S) that each kernel offset reads, cached per layer shape."""
+    return [index for _, index in offset_slices(out, kernel, stride, dilation, axis=2)]
 
 
 def max_pool_padded(
@@ -46,7 +55,7 @@ def max_pool_padded(
     width = [(0, 0), (0, 0)] + [tuple(p) for p in pads]
     xp = np.pad(xd, width, constant_values=-np.inf) if any(map(any, pads)) else xd
     out_shape = valid_out_shape(xp.shape[2:], kernel, stride, dilation)
-    slices = [index for _, index in offset_slices(out_shape, kernel, stride, dilation, axis=2)]
+    slices = _pool_slices(out_shape, tuple(kernel), tuple(stride), tuple(dilation))
     best = np.copy(xp[slices[0]])  # order "K": keeps a channels-last input's layout
     for index in slices[1:]:
         np.maximum(best, xp[index], out=best)
