@@ -12,7 +12,8 @@ its own fresh subprocess (hidden option ``--_memory-child LIB CASE``) that impor
 library (the ndconv child never imports torch), loads the same initial weights and batch as
 the timing part (through a temporary .npz), uses the same thread count, runs one warm-up step
 (so that gradients, optimizer state and allocator caches exist), then measures --mem-steps
-more steps (median reported). All figures are RSS from /proc/self/status, in MiB:
+more steps (median and range reported: torch's step varies by
+~+-10% from step to step, ndconv's by ~1%). All figures are RSS from /proc/self/status, in MiB:
 
 * ``base``: VmRSS after imports, model and batch, before any step (weights included);
 * ``steady``: VmRSS just before a measured step: base + the last step's gradients + momentum;
@@ -27,7 +28,8 @@ more steps (median reported). All figures are RSS from /proc/self/status, in MiB
   that training adds to the loaded model (step peak + optimizer state), imports excluded;
 * ``trace`` (ndconv only): tracemalloc's peak over one more step, NumPy arrays only.
 
-The memory ratios are ndconv / torch of ``step`` and of ``train``.
+The memory ratios are ndconv / torch of ``step`` and of ``train`` (for batch-1 latency both
+are tiny and ``train`` is dominated by torch's lazy initialisation: read them as noise).
 """
 
 from __future__ import annotations
@@ -267,17 +269,19 @@ def measure_memory(lib: str, name: str, data: str, threads: int, steps: int) -> 
 def print_memory(mems: list[tuple[str, int, dict, dict]]) -> None:
     print("\npeak RSS in MiB, one fresh process per library; base = after imports, weights and batch;")
     print("steady = after a warm-up step (+ gradients, momentum); step = a step's peak above steady")
-    print("(median of --mem-steps); total = peak RSS; train = total - base; trace = tracemalloc peak")
-    print(f"{'case':18s} {'lib':7s} {'base':>7s} {'steady':>7s} {'step':>7s} {'total':>7s} {'train':>7s} "
-          f"{'trace':>7s}")
+    print("(median of --mem-steps, and their range); total = peak RSS; train = total - base;")
+    print("trace = ndconv's tracemalloc peak for one step")
+    print(f"{'case':18s} {'lib':7s} {'base':>7s} {'steady':>7s} {'step':>7s} {'(range)':>13s} {'total':>7s} "
+          f"{'train':>7s} {'trace':>7s}")
     for name, n, *ms in mems:
         for lib, m in zip(("ndconv", "torch"), ms):
             mark = "" if m["exact"] else "~"  # ~: ru_maxrss fallback, an upper bound
             trace = f"{m['trace']:7.1f}" if m["trace"] is not None else f"{'-':>7s}"
+            span = f"({min(m['steps']):.0f}-{max(m['steps']):.0f})"
             print(f"{name:8s} batch {n:4d} {lib:7s} {m['base']:7.1f} {m['steady']:7.1f} "
-                  f"{mark}{m['step']:7.1f} {mark}{m['total']:7.1f} {m['total'] - m['base']:7.1f} {trace}")
+                  f"{mark}{m['step']:7.1f} {span:>13s} {mark}{m['total']:7.1f} {m['total'] - m['base']:7.1f} {trace}")
         nd, t = ms
-        print(f"{name:8s} batch {n:4d} {'ratio':7s} {'':7s} {'':7s} {nd['step'] / t['step']:7.2f} {'':7s} "
+        print(f"{name:8s} batch {n:4d} {'ratio':7s} {'':7s} {'':7s} {nd['step'] / t['step']:7.2f} {'':13s} {'':7s} "
               f"{(nd['total'] - nd['base']) / (t['total'] - t['base']):7.2f}   (ndconv / torch)")
 
 
@@ -287,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--profile", action="store_true", help="print a cProfile of ndconv's step")
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
-    ap.add_argument("--mem-steps", type=int, default=3, help="measured steps per memory subprocess")
+    ap.add_argument("--mem-steps", type=int, default=5, help="measured steps per memory subprocess")
     ap.add_argument("--_memory-child", nargs=2, metavar=("LIB", "CASE"), help=argparse.SUPPRESS)
     ap.add_argument("--_data", help=argparse.SUPPRESS)
     ap.add_argument("--_threads", type=int, help=argparse.SUPPRESS)
