@@ -374,7 +374,8 @@ def _shape_arg(shape: tuple[Any, ...]) -> tuple[Any, ...]:
 def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     order = _topological_order(root)
     grads: dict[int, np.ndarray] = {id(root): seed}
-    for t in reversed(order):  # order is parents-first, so reversed is children-first
+    while order:  # order is parents-first; popping goes children-first and lets each
+        t = order.pop()  # finished tensor (and what its node saved) be freed at once
         g = grads.pop(id(t), None)
         node = t._node
         if node is None or g is None:

@@ -242,18 +242,21 @@ def conv_valid(
     if groups == 1 and w.shape[1] <= FEW_CHANNELS and not x.requires_grad:
         return _conv_valid_few_channels(x, w, stride, dilation, zero_pad, bias)
     xl = _to_channels_last(x.data, zero_pad)  # (N, *S_pad, C_in)
+    padded = xl.shape[1:-1]
     wd = w.data
     y = conv_forward_array(xl, wd, stride, dilation, groups)  # (N, *O, C_out)
     if bias is not None:
         y += bias.data
+    del xl  # the graph keeps x; the backward pass pads it again rather than hold a second copy
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         gl = np.ascontiguousarray(np.moveaxis(g, 1, -1))  # (N, *O, C_out)
         gx = gw = None
         if x.requires_grad:
-            gxl = conv_input_grad_array(gl, wd, xl.shape[1:-1], stride, dilation, groups)
+            gxl = conv_input_grad_array(gl, wd, padded, stride, dilation, groups)
             gx = np.moveaxis(_crop(gxl, zero_pad), -1, 1)
         if w.requires_grad:
+            xl = _to_channels_last(x.data, zero_pad)
             gw = conv_weight_grad_array(xl, gl, wd.shape[2:], stride, dilation, groups)
         return gx, gw, bias_grad(gl.reshape(-1, gl.shape[-1]), bias)
 

@@ -32,23 +32,26 @@ def batch_norm_train(
     def channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.einsum(dot_spec, a, b).reshape(shape)
 
-    # Three arrays the size of ``x`` are allocated: ``xhat`` (kept for the VJP), ``y`` and,
-    # in the VJP, ``dx``; everything else is in place (fresh memory costs page faults).
+    # Two arrays the size of ``x`` are allocated: ``y`` (built in place from the centred
+    # input) and, in the VJP, ``dx``. The VJP recomputes ``xhat`` from ``x`` -- which the graph
+    # keeps anyway -- instead of holding a third copy for the whole backward pass.
     mean = np.add.reduce(xd, axis=axes, keepdims=True) / m
-    xhat = xd - mean  # centred for now; order "K" keeps a channels-last layout
-    var = channel_dot(xhat, xhat) / m  # two-pass variance: no cancellation in float32
+    y = xd - mean  # centred for now; order "K" keeps a channels-last layout
+    var = channel_dot(y, y) / m  # two-pass variance: no cancellation in float32
     inv_std = 1.0 / np.sqrt(var + np.asarray(eps, xd.dtype))
-    xhat *= inv_std
     gamma = weight.data.reshape(shape) if weight is not None else None
-    y = xhat * gamma if gamma is not None else xhat.copy()
+    y *= inv_std if gamma is None else inv_std * gamma
     if bias is not None:
         y += bias.data.reshape(shape)
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        xhat = xd - mean
+        xhat *= inv_std
         sum_g = np.add.reduce(g, axis=axes, keepdims=True)
         sum_gx = channel_dot(g, xhat)
         scale = inv_std if gamma is None else gamma * inv_std
-        gx = xhat * (sum_gx / m)  # dx = scale * (g - sum(g)/M - xhat*sum(g*xhat)/M)
+        gx = xhat  # dx = scale * (g - sum(g)/M - xhat*sum(g*xhat)/M), in xhat's buffer
+        gx *= sum_gx / m
         gx += sum_g / m
         np.subtract(g, gx, out=gx)
         gx *= scale
