@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ndconv.ops import winograd
 from ndconv.ops.conv import conv_forward_array, conv_weight_grad_array
 from ndconv.ops.winograd import winograd_forward, winograd_matrices, winograd_weight_grad
 
@@ -84,6 +85,28 @@ def test_input_gradient_as_forward() -> None:
     gp = np.pad(gl, [(0, 0), (2, 2), (2, 2), (0, 0)])
     want = conv_forward_array(gp, wt_flip, ONE, ONE, 1)  # (N, H + 2, W + 2, C_in)
     assert _rel(winograd_forward(gp, wt_flip), want) < 1e-12
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("tiles", [1, 3, 1000])
+def test_chunking(monkeypatch: pytest.MonkeyPatch, tiles: int, workers: str) -> None:
+    """Chunks of single tile rows, of several samples, one worker or two: the same result."""
+    monkeypatch.setattr(winograd, "MIN_TILES", tiles)
+    monkeypatch.setattr(winograd, "CHUNK_BYTES", 1)
+    monkeypatch.setenv("NDCONV_NUM_THREADS", workers)
+    xl, wt, gl = _data((3, 4, 5, 13, 9), np.float64)
+    for m in (2, 4):
+        assert _rel(winograd_forward(xl, wt, m), conv_forward_array(xl, wt, ONE, ONE, 1)) < 1e-12
+        want = conv_weight_grad_array(xl, gl, (3, 3), ONE, ONE, 1)
+        assert _rel(winograd_weight_grad(xl, gl, m), want) < 1e-12
+
+
+def test_wide_weight_grad_per_position(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dU summed one position at a time (layers too wide for one batched product per chunk)."""
+    monkeypatch.setattr(winograd, "CHUNK_BYTES", 1)
+    xl, wt, gl = _data((2, 6, 7, 5, 8), np.float64)
+    want = conv_weight_grad_array(xl, gl, (3, 3), ONE, ONE, 1)
+    assert _rel(winograd_weight_grad(xl, gl), want) < 1e-12
 
 
 @settings(max_examples=25, deadline=None)
