@@ -87,7 +87,7 @@ def flat_configs(draw: st.DrawFn) -> dict:
         "w": (draw(st.integers(1, 5)), c_in, *kernel),
         "kw": {"dilation": dilation, "padding": padding},
         "x_grad": draw(st.booleans()),
-        "small_chunks": draw(st.booleans()),  # one image per chunk, columns copied again
+        "small_chunks": draw(st.booleans()),  # columns built one image at a time
         "seed": draw(st.integers(0, 2**16)),
     }
 
@@ -107,8 +107,8 @@ def _conv_and_grads(cfg: dict) -> list[np.ndarray]:
 def test_flat_route_matches_general_path(cfg: dict) -> None:
     with pytest.MonkeyPatch.context() as mp:
         if cfg["small_chunks"]:
-            mp.setattr(conv_flat, "CHUNK_BYTES", 1)
-            mp.setattr(conv_flat, "KEEP_COLS_BYTES", 0)
+            mp.setattr(conv_flat, "STREAM_BYTES", 1)
+            mp.setattr(conv_flat, "STREAM_BYTES_INPUT_GRAD", 1)
         fast = _conv_and_grads(cfg)
         mp.setattr(conv_flat, "FLAT_MAX_CHANNELS", 0)  # every layer takes the general path
         simple = _conv_and_grads(cfg)

@@ -1,4 +1,6 @@
-"""Threading for the engine: run independent chunks of work on a small pool.
+"""Threading and memory for the engine.
+
+**Threads.** Independent chunks of work run on a small pool.
 
 NumPy's copies and BLAS products release the GIL, so two Python threads that each copy a
 chunk of windows (im2col) and multiply it keep both cores busy: while one thread copies, the
@@ -7,17 +9,28 @@ cores are not oversubscribed. Without ``threadpoolctl`` -- an optional dependenc
 run one after another and BLAS threads itself, which is always correct, only slower.
 
 ``NDCONV_NUM_THREADS`` sets the number of workers (1 turns the pool off).
+
+**Memory.** Every training step allocates the same large temporaries (im2col columns,
+activations, gradients). glibc's ``malloc`` hands blocks over 128 KiB-32 MiB back to the
+kernel when they are freed, so the next step page-faults all of them in again: measured, that
+doubled the time of LeNet's convolutions. On import, :func:`keep_freed_memory` asks ``malloc``
+to keep freed blocks below 32 MiB for reuse (``mallopt``: ``M_MMAP_THRESHOLD`` 32 MiB,
+``M_TRIM_THRESHOLD`` 1 GiB) -- what a framework's caching allocator does. The process then
+keeps its peak heap; ``NDCONV_KEEP_MEMORY=0`` leaves ``malloc`` alone. Other C libraries
+(no ``mallopt``) are left alone too.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["num_workers", "map_chunks"]
+__all__ = ["num_workers", "map_chunks", "keep_freed_memory"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -76,3 +89,25 @@ def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], parallel: bool = True)
 
 def _mark() -> None:
     _local.in_pool = True
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's ``malloc`` to keep freed blocks (below 32 MiB) for reuse; see the module doc.
+
+    Returns whether the settings were applied (False on another C library, or when
+    ``NDCONV_KEEP_MEMORY=0``).
+    """
+    if os.environ.get("NDCONV_KEEP_MEMORY", "1") == "0":
+        return False
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    return bool(mallopt(_M_MMAP_THRESHOLD, 32 << 20) and mallopt(_M_TRIM_THRESHOLD, 1 << 30))
+
+
+KEEPS_FREED_MEMORY = keep_freed_memory()
