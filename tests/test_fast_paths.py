@@ -423,3 +423,14 @@ def test_cached_pool_checks_still_reject_a_float_kernel() -> None:
     F.max_pool(x, (2, 2))
     with pytest.raises(TypeError, match="kernel_size"):
         F.max_pool(x, (2, 2.0))
+
+
+def test_keep_freed_memory_applies_on_glibc_and_can_be_turned_off(monkeypatch) -> None:
+    import platform
+
+    from ndconv import backend
+
+    if platform.libc_ver()[0] == "glibc":
+        assert backend.keep_freed_memory() is True
+    monkeypatch.setenv("NDCONV_KEEP_MEMORY", "0")
+    assert backend.keep_freed_memory() is False
