@@ -104,6 +104,7 @@ def test_chunking(monkeypatch: pytest.MonkeyPatch, tiles: int, workers: str) -> 
 def test_wide_weight_grad_per_position(monkeypatch: pytest.MonkeyPatch) -> None:
     """dU summed one position at a time (layers too wide for one batched product per chunk)."""
     monkeypatch.setattr(winograd, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(winograd, "MIN_TILES", 1)  # several chunks per worker
     xl, wt, gl = _data((2, 6, 7, 5, 8), np.float64)
     want = conv_weight_grad_array(xl, gl, (3, 3), ONE, ONE, 1)
     assert _rel(winograd_weight_grad(xl, gl), want) < 1e-12

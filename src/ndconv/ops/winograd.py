@@ -113,8 +113,10 @@ def _tile_shares(batch: int, rows: int, cols: int, tile_bytes: int) -> list[list
     Each chunk is (samples, first tile row, end tile row); each worker runs its share of chunks
     in order, reusing its buffers (fresh ones would be page-faulted in again for every chunk).
     """
-    tiles = max(MIN_TILES, CHUNK_BYTES // tile_bytes)
     per_sample = rows * cols
+    workers = num_workers()
+    tiles = max(MIN_TILES, CHUNK_BYTES // tile_bytes)
+    tiles = max(1, min(tiles, -(-batch * per_sample // workers)))  # at least one chunk per worker
     if per_sample <= tiles:
         step = tiles // per_sample
         chunks = [(slice(a, min(a + step, batch)), 0, rows) for a in range(0, batch, step)]
@@ -123,7 +125,7 @@ def _tile_shares(batch: int, rows: int, cols: int, tile_bytes: int) -> list[list
         chunks = [
             (slice(i, i + 1), a, min(a + step, rows)) for i in range(batch) for a in range(0, rows, step)
         ]
-    shares = min(num_workers(), len(chunks))
+    shares = min(workers, len(chunks))
     bounds = [len(chunks) * k // shares for k in range(shares + 1)]
     return [chunks[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
 
@@ -274,12 +276,13 @@ def winograd_weight_grad(xl: np.ndarray, gl: np.ndarray, m: int = 4) -> np.ndarr
     def share(chunks: list[tuple[slice, int, int]]) -> np.ndarray:  # this share's dU
         most = max((b.stop - b.start) * (r1 - r0) for b, r0, r1 in chunks) * cols  # tiles
         buf1, buf2, buf3 = (np.empty(t * t * most * max(c_in, c_out), dtype) for _ in range(3))
-        du = np.zeros((t * t, c_out, c_in), dtype)
+        du = np.empty((t * t, c_out, c_in), dtype)
         # dU[xi] += dM[xi]^T V[xi]: one batched product per chunk while the T products fit in
         # the chunk budget (few, long NumPy calls share the GIL better), else one per position.
+        # The first chunk writes dU (T/9 times the size of dw: no zero fill, no extra pass).
         batched = t * t * c_out * c_in * xl.itemsize <= CHUNK_BYTES
         part = np.empty((t * t, c_out, c_in) if batched else (c_out, c_in), dtype)
-        for b, r0, r1 in chunks:
+        for i, (b, r0, r1) in enumerate(chunks):
             p = (b.stop - b.start) * (r1 - r0) * cols
             v = _input_transform(xp[b, m * r0 : m * r1 + 2], bt, r1 - r0, cols, buf1, buf2)  # in buf1
             v = v.reshape(t * t, p, c_in)
@@ -288,7 +291,9 @@ def winograd_weight_grad(xl: np.ndarray, gl: np.ndarray, m: int = 4) -> np.ndarr
             da = np.matmul(a, tiles.reshape(m, -1), out=_buffer(buf3, t, m * p * c_out))  # A along rows
             dmm = np.matmul(a, da.reshape(t, m, -1), out=_buffer(buf2, t, t, p * c_out))  # and along columns
             dmm = dmm.reshape(t * t, p, c_out)
-            if batched:
+            if i == 0:
+                np.matmul(dmm.transpose(0, 2, 1), v, out=du)
+            elif batched:
                 du += np.matmul(dmm.transpose(0, 2, 1), v, out=part)
             else:
                 for k in range(t * t):
