@@ -21,8 +21,9 @@ GEMM over all tiles and channels at once. ``F(2x2, 3x3)`` needs 16 products per 
 of float32 rounding that grows with ``m``: the transforms' coefficients (up to 8 in ``A``,
 1/24 in ``G``) amplify it. Measured against float64 on random normal inputs and Kaiming-scaled
 kernels (C_in up to 512): F(4x4) within 1.5e-5 of the output's largest magnitude, F(2x2)
-within 2e-6, im2col within 1e-6; the oracle tests accept 1e-4. F(4x4) is the default: on the
-ResNet-18 layers it is the faster of the two at every width (2 cores).
+within 1e-6, like im2col; the oracle tests accept 1e-4. F(4x4) is the default: on 2 cores it
+is the faster of the two on ResNet-18's 3x3 layers up to 256 channels (1.5x at 64 channels);
+at 512 channels on 4x4 images they tie. It runs those layers 1.2-2.4x faster than im2col.
 
 **Work in chunks.** The tiles are processed a chunk (some samples, or some tile rows of one
 sample) at a time, each worker thread running its share of chunks with its own buffers, so
@@ -79,8 +80,8 @@ _MATRICES = {
 # Tiles per chunk: as many as keep one chunk's transformed input (T, P, C) near CHUNK_BYTES, so
 # that its transforms run in L2 cache, but at least MIN_TILES, so that each of the T GEMMs reuses
 # its (C_in, C_out) matrix of U over enough rows (U does not fit in cache for wide layers) and
-# each NumPy call is long enough for two threads. Measured on 2 cores, ResNet-18 layers
-# (N=128): 128 tiles beat 64 (wide layers: -25%) and 256 (narrow layers: -10%).
+# each NumPy call is long enough to share the GIL well. Measured on 2 cores, ResNet-18 layers
+# (N=128): 64 to 256 tiles are within noise of each other; 32 is 50% slower at 64 channels.
 CHUNK_BYTES = 1 << 20
 MIN_TILES = 128
 
