@@ -434,3 +434,57 @@ def test_keep_freed_memory_applies_on_glibc_and_can_be_turned_off(monkeypatch) -
         assert backend.keep_freed_memory() is True
     monkeypatch.setenv("NDCONV_KEEP_MEMORY", "0")
     assert backend.keep_freed_memory() is False
+
+
+@st.composite
+def winograd_configs(draw: st.DrawFn) -> dict:
+    padding = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(2))
+    spatial = tuple(draw(st.integers(max(1, 3 - lo - hi), 11)) for lo, hi in padding)
+    c_in = draw(st.integers(conv_ops.WINOGRAD_MIN_CHANNELS, conv_ops.WINOGRAD_MIN_CHANNELS + 8))
+    return {
+        "x": (draw(st.integers(1, 3)), c_in, *spatial),
+        "w": (draw(st.integers(1, 6)), c_in, 3, 3),
+        "kw": {"padding": padding},
+        "x_grad": draw(st.booleans()),
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(winograd_configs(), st.sampled_from([np.float64, np.float32]))
+def test_winograd_route_matches_general_path(cfg: dict, dtype: type) -> None:
+    rng = np.random.default_rng(cfg["seed"])
+    arrays = [rng.standard_normal(cfg["x"]), rng.standard_normal(cfg["w"]) / np.sqrt(9 * cfg["x"][1]),
+              rng.standard_normal(cfg["w"][0]), None]
+    results = []
+    for min_channels in (conv_ops.WINOGRAD_MIN_CHANNELS, 10**9):  # Winograd, then im2col
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(conv_ops, "WINOGRAD_MIN_CHANNELS", min_channels)
+            xt = nc.tensor(arrays[0].astype(dtype), requires_grad=cfg["x_grad"])
+            wt = nc.tensor(arrays[1].astype(dtype), requires_grad=True)
+            bt = nc.tensor(arrays[2].astype(dtype), requires_grad=True)
+            y = F.conv(xt, wt, bt, **cfg["kw"])
+            if arrays[3] is None:
+                arrays[3] = rng.standard_normal(y.shape)
+            y.backward(arrays[3].astype(dtype))
+            results.append([y.data, wt.grad, bt.grad] + ([xt.grad] if cfg["x_grad"] else []))
+    tol = 1e-10 if dtype is np.float64 else 1e-4  # F(4x4,3x3) rounding: within 1.5e-5 in float32
+    for fast, simple in zip(*results, strict=True):
+        assert fast.dtype == simple.dtype
+        np.testing.assert_allclose(fast, simple, rtol=0, atol=tol * max(1.0, np.abs(simple).max()))
+
+
+def test_winograd_route_is_taken_for_3x3_stride_1_many_channels(monkeypatch) -> None:
+    calls = []
+    original = conv_ops.winograd_forward
+    monkeypatch.setattr(conv_ops, "winograd_forward", lambda *a: calls.append(1) or original(*a))
+    c = conv_ops.WINOGRAD_MIN_CHANNELS
+    x = nc.tensor(np.ones((1, c, 6, 6)), requires_grad=True)
+    F.conv(x, nc.tensor(np.ones((2, c, 3, 3))), padding=1).backward(np.ones((1, 2, 6, 6)))
+    assert calls == [1, 1]  # forward and input gradient
+    F.conv(x, nc.tensor(np.ones((2, c, 3, 3))), stride=2)
+    F.conv(x, nc.tensor(np.ones((2, c, 3, 3))), dilation=2)
+    F.conv(x, nc.tensor(np.ones((2, c, 5, 5))))
+    F.conv(x, nc.tensor(np.ones((2, c // 2, 3, 3))), groups=2)
+    F.conv(nc.tensor(np.ones((1, c, 6, 6, 6))), nc.tensor(np.ones((2, c, 3, 3, 3))))
+    assert calls == [1, 1]

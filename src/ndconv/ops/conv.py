@@ -37,6 +37,7 @@ from ..autograd import Tensor, record
 from ..backend import map_chunks
 from .conv_flat import conv_valid_flat, flat_route_applies
 from .window import add_windows, windows
+from .winograd import winograd_forward, winograd_weight_grad
 
 __all__ = [
     "conv_valid",
@@ -244,7 +245,11 @@ def conv_valid(
     xl = _to_channels_last(x.data, zero_pad)  # (N, *S_pad, C_in)
     padded = xl.shape[1:-1]
     wd = w.data
-    y = conv_forward_array(xl, wd, stride, dilation, groups)  # (N, *O, C_out)
+    winograd = winograd_applies(wd.shape, stride, dilation, groups)
+    if winograd:  # 3x3, stride 1, many channels: 4x fewer multiplications
+        y = winograd_forward(xl, wd)
+    else:
+        y = conv_forward_array(xl, wd, stride, dilation, groups)  # (N, *O, C_out)
     if bias is not None:
         y += bias.data
     del xl  # the graph keeps x; the backward pass pads it again rather than hold a second copy
@@ -253,14 +258,51 @@ def conv_valid(
         gl = np.ascontiguousarray(np.moveaxis(g, 1, -1))  # (N, *O, C_out)
         gx = gw = None
         if x.requires_grad:
-            gxl = conv_input_grad_array(gl, wd, padded, stride, dilation, groups)
-            gx = np.moveaxis(_crop(gxl, zero_pad), -1, 1)
+            dx_pads = _input_grad_padding(x.shape[2:], gl.shape[1:-1], wd.shape[2:], zero_pad)
+            if winograd and dx_pads is not None:  # dx = correlate(pad(dy), flip(w)^T), cropped
+                wt = np.ascontiguousarray(np.flip(wd.swapaxes(0, 1), (2, 3)))
+                gx = np.moveaxis(winograd_forward(_pad_channels_last(gl, dx_pads), wt), -1, 1)
+            else:
+                gxl = conv_input_grad_array(gl, wd, padded, stride, dilation, groups)
+                gx = np.moveaxis(_crop(gxl, zero_pad), -1, 1)
         if w.requires_grad:
             xl = _to_channels_last(x.data, zero_pad)
-            gw = conv_weight_grad_array(xl, gl, wd.shape[2:], stride, dilation, groups)
+            if winograd:
+                gw = winograd_weight_grad(xl, gl)
+            else:
+                gw = conv_weight_grad_array(xl, gl, wd.shape[2:], stride, dilation, groups)
         return gx, gw, bias_grad(gl.reshape(-1, gl.shape[-1]), bias)
 
     return record(np.moveaxis(y, -1, 1), (x, w, bias), vjp, "conv")
+
+
+# Winograd F(4x4, 3x3) (:mod:`.winograd`) runs 2-D 3x3 stride-1 layers with this many input
+# channels or more (measured on 2 cores, ResNet-18's layers at 64-512 channels: forward and
+# weight gradient 1.3-2.4x faster than im2col; below 17 channels the flat route is used).
+WINOGRAD_MIN_CHANNELS = 32
+
+
+def winograd_applies(w_shape: Sequence[int], stride: Ints, dilation: Ints, groups: int) -> bool:
+    """Return whether the layer runs through Winograd F(4x4, 3x3)."""
+    return (tuple(w_shape[2:]) == (3, 3) and w_shape[1] >= WINOGRAD_MIN_CHANNELS and groups == 1
+            and all(s == 1 for s in stride) and all(d == 1 for d in dilation))
+
+
+def _input_grad_padding(spatial: Ints, out: Ints, kernel: Ints,
+                        zero_pad: Sequence[tuple[int, int]]) -> list[tuple[int, int]] | None:
+    """Padding of dy whose stride-1 valid correlation with the flipped kernel is exactly dx.
+
+    ``dx[i] = sum_k w[k] dy[i + lo - k]``: dy padded by ``K - 1 - lo`` below and by whatever
+    makes the result ``spatial`` long above. None if that needs a crop (padding > K - 1).
+    """
+    pads = []
+    for s, o, k, (lo, _) in zip(spatial, out, kernel, zero_pad):
+        below = k - 1 - lo
+        above = s + k - 1 - o - below
+        if below < 0 or above < 0:
+            return None
+        pads.append((below, above))
+    return pads
 
 
 def bias_grad(g2: np.ndarray, bias: Tensor | None) -> np.ndarray | None:

@@ -72,10 +72,12 @@ class _Plan:
         self.valid = (slice(None),) * 3 + tuple(slice(0, o) for o in self.out[1:])  # (C, N, O_0, ...)
         self.grid = (self.out[0],) + self.padded[1:]  # the positions of one image, as a grid
 
-    def runs(self, flat: np.ndarray, nb: int, offset: int) -> np.ndarray:
-        """View (C, nb, span) of ``flat`` (C, nb*plane + tail): each image's run at ``offset``."""
+    def runs(self, flat: np.ndarray, nb: int, offset: int, length: int) -> np.ndarray:
+        """View (C, nb, length) of ``flat``: each of ``nb`` images' run of ``length`` at ``offset``."""
+        if nb == 1:  # part of one image (may end before the plane does)
+            return flat[:, offset : offset + length, None].swapaxes(1, 2)
         c = flat.shape[0]
-        return flat[:, offset : offset + nb * self.plane].reshape(c, nb, self.plane)[..., : self.span]
+        return flat[:, offset : offset + nb * self.plane].reshape(c, nb, self.plane)[..., :length]
 
 
 @lru_cache(maxsize=256)
@@ -100,9 +102,15 @@ def _column_view(flat: np.ndarray, plan: _Plan, nb: int) -> np.ndarray:
                       (flat.strides[0],) + tuple(st * item for st in plan.steps) + (plan.plane * item, item))
 
 
-def _sub_blocks(nb: int, plan: _Plan, rows: int, item: int, budget: int) -> list[tuple[int, int]]:
-    step = max(1, budget // (rows * plan.span * item))
-    return [(s, min(s + step, nb)) for s in range(0, nb, step)]
+def _sub_blocks(nb: int, plan: _Plan, rows: int, item: int, budget: int) -> list[tuple[int, int, int, int]]:
+    """Split ``nb`` images into (first image, end image, first position, end position) pieces
+    whose columns take about ``budget`` bytes: several whole images, or part of one image."""
+    per_image = rows * plan.span * item
+    if per_image <= budget:
+        step = budget // per_image
+        return [(s, min(s + step, nb), 0, plan.span) for s in range(0, nb, step)]
+    step = max(1, budget // (rows * item))
+    return [(i, i + 1, p, min(p + step, plan.span)) for i in range(nb) for p in range(0, plan.span, step)]
 
 
 def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
@@ -121,9 +129,9 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
     flats: dict[int, np.ndarray] = {}  # each block's padded, flattened input, for the backward
     bias_col = None if bias is None else bias.data.reshape((-1,) + (1,) * (len(plan.grid) + 1))
 
-    def columns(view: np.ndarray, buf: np.ndarray, s: int, e: int) -> np.ndarray:
-        cols = buf[:, : (e - s) * plan.span]
-        cols.reshape((c,) + plan.kernel + (e - s, plan.span))[...] = view[..., s:e, :]  # the copy
+    def columns(view: np.ndarray, buf: np.ndarray, s: int, e: int, p: int, q: int) -> np.ndarray:
+        cols = buf[:, : (e - s) * (q - p)]
+        cols.reshape((c,) + plan.kernel + (e - s, q - p))[...] = view[..., s:e, p:q]  # the copy
         return cols
 
     def forward(b: slice) -> None:
@@ -131,10 +139,11 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
         flats[b.start] = flat = _flat_input(xd[b], plan)
         view = _column_view(flat, plan, nb)
         subs = _sub_blocks(nb, plan, rows, xd.itemsize, STREAM_BYTES)
-        buf = np.empty((rows, (subs[0][1] - subs[0][0]) * plan.span), xd.dtype)
+        buf = np.empty((rows, (subs[0][1] - subs[0][0]) * (subs[0][3] - subs[0][2])), xd.dtype)
         yc = np.empty((c_out, nb * plan.span), xd.dtype)
-        for s, e in subs:
-            np.matmul(wm, columns(view, buf, s, e), out=yc[:, s * plan.span : e * plan.span])
+        for s, e, p, q in subs:
+            positions = slice(s * plan.span + p, (e - 1) * plan.span + q)
+            np.matmul(wm, columns(view, buf, s, e, p, q), out=yc[:, positions])
         yc = yc.reshape((c_out, nb) + plan.grid)
         if bias_col is not None:
             yc += bias_col
@@ -156,18 +165,18 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
             view = _column_view(flats[b.start], plan, nb)
             budget = STREAM_BYTES if gx is None else STREAM_BYTES_INPUT_GRAD
             subs = _sub_blocks(nb, plan, rows, xd.itemsize, budget)
-            buf = np.empty((rows, (subs[0][1] - subs[0][0]) * plan.span), xd.dtype)
+            buf = np.empty((rows, (subs[0][1] - subs[0][0]) * (subs[0][3] - subs[0][2])), xd.dtype)
             gwm = np.zeros((rows, c_out), g.dtype) if w.requires_grad else None
             dflat = np.zeros((c, nb * plan.plane + plan.tail), g.dtype) if gx is not None else None
-            for s, e in subs:
-                gs = gm[:, s * plan.span : e * plan.span]
+            for s, e, p, q in subs:
+                gs = gm[:, s * plan.span + p : (e - 1) * plan.span + q]
                 if gwm is not None:
-                    gwm += columns(view, buf, s, e) @ gs.T  # (C*K, C_out)
+                    gwm += columns(view, buf, s, e, p, q) @ gs.T  # (C*K, C_out)
                 if dflat is not None:  # dx: W^T dY added back at every kernel offset
-                    contrib = (wm.T @ gs).reshape(c, len(plan.offsets), e - s, plan.span)
-                    part = dflat[:, s * plan.plane :]
+                    contrib = (wm.T @ gs).reshape(c, len(plan.offsets), e - s, q - p)
+                    part = dflat[:, s * plan.plane + p :]
                     for k, off in enumerate(plan.offsets):
-                        run = plan.runs(part, e - s, off)  # within one offset the runs are disjoint
+                        run = plan.runs(part, e - s, off, q - p)  # one offset's runs are disjoint
                         run += contrib[:, k]
             if gx is not None and dflat is not None:
                 inner = dflat[:, : nb * plan.plane].reshape((c, nb) + plan.padded)
