@@ -5,8 +5,8 @@ strided slice (:func:`.window.offset_slices`), so a pool is ``prod(kernel)`` vec
 operations, forward and backward -- no window tensor is materialised and no scatter is used.
 
 * **Max pool** pads with ``-inf``. Among tied values the *first* window element in row-major
-  kernel order wins and receives the whole gradient (PyTorch's CPU rule): the backward pass
-  finds each window's first offset equal to its maximum and routes the gradient there.
+  kernel order wins and receives the whole gradient (PyTorch's CPU rule): the forward pass
+  records each window's first maximal offset and the backward pass routes the gradient there.
 * **Window sum** (zero-padded by the caller) is the primitive under average pooling.
 * **Adaptive max along one axis**: output ``i`` covers ``[floor(i*L/out), ceil((i+1)*L/out))``.
   A box max is separable, so N-d adaptive max is one 1-D pass per axis; its ties also resolve
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Tensor, record
+from ..autograd import Tensor, is_grad_enabled, record
 from .window import offset_slices, valid_out_shape
 
 __all__ = ["max_pool_padded", "window_sum", "adaptive_max_1d", "adaptive_bounds", "max_unpool_flat"]
@@ -37,6 +37,60 @@ def _pool_slices(out: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[in
     return [index for _, index in offset_slices(out, kernel, stride, dilation, axis=2)]
 
 
+def _max_and_first_argmax(
+    xp: np.ndarray, slices: list[tuple[Any, ...]], best: np.ndarray, arg: np.ndarray | None
+) -> None:
+    """Write the window maxima of ``xp`` to ``best`` and, if given, the first maximal offsets to ``arg``.
+
+    Offsets count in row-major kernel order; a window whose maximum is NaN has no maximal
+    element and gets ``K = len(slices)``. Walking the offsets in order, ``xs > best`` holds
+    exactly where offset ``i`` beats every earlier one (a tie, ``-0.0`` against ``+0.0``
+    included, keeps the earlier), and ``i`` exceeds every offset recorded so far, so
+    ``arg = max(arg, i * (xs > best))`` keeps the first maximum with two small integer ops.
+    """
+    np.copyto(best, xp[slices[0]])
+    if arg is None:
+        for index in slices[1:]:
+            np.maximum(best, xp[index], out=best)
+        return
+    arg_type = arg.dtype.type
+    arg.fill(0)
+    beats = np.empty_like(best, dtype=bool)
+    flag = beats.view(np.uint8)  # 1 where ``beats``
+    step = flag if arg.dtype == np.uint8 else np.empty_like(arg)
+    for i, index in enumerate(slices[1:], 1):
+        xs = xp[index]
+        np.greater(xs, best, out=beats)
+        np.maximum(best, xs, out=best)  # NaN-propagating
+        np.multiply(flag, arg_type(i), out=step)
+        np.maximum(arg, step, out=arg)
+    if best.dtype.kind in "fc":  # a NaN maximum: no element equals it, so no winner
+        np.not_equal(best, best, out=beats)
+        np.multiply(flag, arg_type(len(slices)), out=step)
+        np.maximum(arg, step, out=arg)
+
+
+def _route(g: np.ndarray, arg: np.ndarray, slices: list[tuple[Any, ...]], gp: np.ndarray, add: bool) -> None:
+    """Send each ``g`` to offset ``arg`` of its window in ``gp``: write, or ``add`` (overlapping windows).
+
+    ``g & mask`` on the bit pattern (mask all ones or zeros) is an exact select: the winner
+    gets ``g`` and the rest +0.0, even where ``g`` is inf or NaN (``g * (arg == i)`` is not).
+    """
+    bits = np.dtype(f"i{g.itemsize}")
+    g_bits = g.view(bits)
+    hit = np.empty_like(arg, dtype=bool)
+    mask = hit.view(np.int8)
+    chosen = np.empty_like(g) if add else g
+    for i, index in enumerate(slices):
+        np.equal(arg, i, out=hit)
+        np.negative(mask, out=mask)  # True -> -1: all bits set
+        if add:
+            np.bitwise_and(g_bits, mask, out=chosen.view(bits))
+            gp[index] += chosen
+        else:  # each input feeds one window
+            np.bitwise_and(g_bits, mask, out=gp[index].view(bits))
+
+
 def max_pool_padded(
     x: Tensor,
     kernel: Ints,
@@ -49,29 +103,28 @@ def max_pool_padded(
 
     Returns the pooled tensor and, if asked, the flat index into each channel's ``*S`` of the
     chosen element (as ``torch.nn.functional.max_pool*d(return_indices=True)``).
+
+    When a gradient or the indices will need it, the forward pass also records each window's
+    first maximal offset (one small unsigned integer per output), so the backward pass only
+    routes ``g`` and the tape keeps no padded copy of ``x``. The output and the gradient keep
+    the input's memory layout (a channels-last input stays channels-last).
     """
     n = len(kernel)
     xd = x.data
     width = [(0, 0), (0, 0)] + [tuple(p) for p in pads]
-    xp = np.pad(xd, width, constant_values=-np.inf) if any(map(any, pads)) else xd
+    interior = tuple(slice(lo, lo + s) for s, (lo, _) in zip(xd.shape, width))
+    xp = xd
+    if any(map(any, pads)):  # ``np.pad`` with -inf, keeping a channels-last input's layout
+        padded = tuple(s + lo + hi for s, (lo, hi) in zip(xd.shape, width))
+        xp = np.full_like(xd, xd.dtype.type(-np.inf), shape=padded)  # integers: OverflowError
+        xp[interior] = xd
     out_shape = valid_out_shape(xp.shape[2:], kernel, stride, dilation)
     slices = _pool_slices(out_shape, tuple(kernel), tuple(stride), tuple(dilation))
-    best = np.copy(xp[slices[0]])  # order "K": keeps a channels-last input's layout
-    for index in slices[1:]:
-        np.maximum(best, xp[index], out=best)
-
-    def first_argmax() -> np.ndarray:
-        """Return each window's first maximal offset (row-major kernel order); ``K`` if none (NaN).
-
-        ``arg`` counts the leading offsets that are not the maximum: one comparison, one ``&``
-        and one small integer add per offset, instead of a masked write per offset.
-        """
-        not_yet = np.not_equal(xp[slices[0]], best)
-        arg = not_yet.astype(np.min_scalar_type(len(slices)))
-        for index in slices[1:]:
-            not_yet &= np.not_equal(xp[index], best)
-            arg += not_yet
-        return arg
+    best = np.empty_like(xp[slices[0]])  # (N, C, *out_shape), laid out like ``xp``
+    track = return_indices or (is_grad_enabled() and x.requires_grad)
+    arg = np.empty_like(best, dtype=np.min_scalar_type(len(slices))) if track else None
+    _max_and_first_argmax(xp, slices, best, arg)
+    padded_shape = xp.shape  # the backward needs only ``arg``, not ``xp``
 
     disjoint = all(d == 1 and st >= k for st, d, k in zip(stride, dilation, kernel))
     # Non-overlapping windows that tile the whole input (the usual 2x2/2 pool): every input
@@ -83,30 +136,22 @@ def max_pool_padded(
     )
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
-        arg = first_argmax()
-        gp = np.empty_like(xp, dtype=g.dtype) if tiles else np.zeros_like(xp, dtype=g.dtype)
-        if disjoint:  # each input feeds one window: write, don't add
-            # ``g & mask`` on the bit pattern (mask all ones or zeros) is an exact select:
-            # the winner gets ``g`` and the rest +0.0, even where ``g`` is inf or NaN.
-            bits = np.dtype(f"i{g.itemsize}")
-            for i, index in enumerate(slices):
-                mask = np.equal(arg, i).view(np.int8)
-                np.negative(mask, out=mask)  # True -> -1: all bits set
-                np.bitwise_and(g.view(bits), mask, out=gp[index].view(bits))
-        else:
-            for i, index in enumerate(slices):
-                gp[index] += np.where(arg == i, g, 0)
-        if tiles:
-            return (gp,)
-        crop = (slice(None), slice(None)) + tuple(slice(lo, lo + s) for (lo, _), s in zip(pads, xd.shape[2:]))
-        return (gp[crop],)
+        if arg is None:  # cannot happen: ``record`` keeps this VJP exactly when ``track`` is set
+            raise RuntimeError("max_pool: the forward pass did not record the argmax the backward needs.")
+        ordered = np.empty_like(arg, g.dtype)  # laid out like the output
+        if g.strides != ordered.strides:  # one copy, so that every pass below walks memory in order
+            np.copyto(ordered, g)
+            g = ordered
+        make = np.empty_like if tiles else np.zeros_like
+        gp = make(xd, g.dtype, shape=padded_shape)  # laid out like ``x``
+        _route(g, arg, slices, gp, add=not disjoint)
+        return (gp if tiles else gp[interior],)
 
     indices = None
-    if return_indices:
-        arg = first_argmax()
-        arg[arg == len(slices)] = 0  # a window with no maximum (NaN) reports its first element
-        offsets = np.unravel_index(arg, tuple(kernel))  # per-axis kernel offset of the winner
-        flat = np.zeros(arg.shape, np.int64)
+    if arg is not None and return_indices:
+        first = np.where(arg == len(slices), 0, arg)  # no maximum (NaN): report the first element
+        offsets = np.unravel_index(first, tuple(kernel))  # per-axis kernel offset of the winner
+        flat = np.zeros(first.shape, np.int64)
         for ax in range(n):
             o = np.arange(out_shape[ax]).reshape((-1,) + (1,) * (n - 1 - ax))
             pos = o * stride[ax] + offsets[ax] * dilation[ax] - pads[ax][0]
