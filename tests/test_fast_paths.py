@@ -460,6 +460,7 @@ def test_winograd_route_matches_general_path(cfg: dict, dtype: type) -> None:
     for min_channels in (conv_ops.WINOGRAD_MIN_CHANNELS, 10**9):  # Winograd, then im2col
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(conv_ops, "WINOGRAD_MIN_CHANNELS", min_channels)
+            mp.setattr(conv_ops, "WINOGRAD_MIN_TILES", 1)
             xt = nc.tensor(arrays[0].astype(dtype), requires_grad=cfg["x_grad"])
             wt = nc.tensor(arrays[1].astype(dtype), requires_grad=True)
             bt = nc.tensor(arrays[2].astype(dtype), requires_grad=True)
@@ -475,6 +476,7 @@ def test_winograd_route_matches_general_path(cfg: dict, dtype: type) -> None:
 
 
 def test_winograd_route_is_taken_for_3x3_stride_1_many_channels(monkeypatch) -> None:
+    monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_TILES", 4)
     calls = []
     original = conv_ops.winograd_forward
     monkeypatch.setattr(conv_ops, "winograd_forward", lambda *a: calls.append(1) or original(*a))
@@ -487,4 +489,5 @@ def test_winograd_route_is_taken_for_3x3_stride_1_many_channels(monkeypatch) -> 
     F.conv(x, nc.tensor(np.ones((2, c, 5, 5))))
     F.conv(x, nc.tensor(np.ones((2, c // 2, 3, 3))), groups=2)
     F.conv(nc.tensor(np.ones((1, c, 6, 6, 6))), nc.tensor(np.ones((2, c, 3, 3, 3))))
+    F.conv(nc.tensor(np.ones((1, c, 6, 6))), nc.tensor(np.ones((2, c, 3, 3))))  # 1 tile < 4
     assert calls == [1, 1]

@@ -4,9 +4,11 @@
 
 NumPy's copies and BLAS products release the GIL, so two Python threads that each copy a
 chunk of windows (im2col) and multiply it keep both cores busy: while one thread copies, the
-other multiplies. Each thread's BLAS is then held to one thread (``threadpoolctl``), so the
-cores are not oversubscribed. Without ``threadpoolctl`` -- an optional dependency -- chunks
-run one after another and BLAS threads itself, which is always correct, only slower.
+other multiplies. On import, NumPy's BLAS is held to one thread
+(``threadpoolctl``) for the rest of the process, so the cores are not oversubscribed (this
+applies to the user's own NumPy products too; ``NDCONV_NUM_THREADS=1`` leaves BLAS alone).
+Without ``threadpoolctl`` -- an optional dependency -- chunks run one after another and BLAS
+threads itself, which is always correct, only slower.
 
 ``NDCONV_NUM_THREADS`` sets the number of workers (1 turns the pool off).
 
@@ -75,16 +77,37 @@ def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], parallel: bool = True)
     Results keep the order of ``chunks``, so sums over them are deterministic.
     """
     workers = num_workers()
-    blas = _controller() if parallel and workers > 1 and len(chunks) > 1 else None
-    if not blas or getattr(_local, "in_pool", False):
+    if not (parallel and workers > 1 and len(chunks) > 1 and _hold_blas()):
+        return [fn(c) for c in chunks]
+    if getattr(_local, "in_pool", False):
         return [fn(c) for c in chunks]
     global _pool
     with _lock:
         if _pool is None or _pool._max_workers != workers:  # noqa: SLF001
             _pool = ThreadPoolExecutor(workers, thread_name_prefix="ndconv", initializer=_mark)
         pool = _pool
-    with blas.limit(limits=1, user_api="blas"):
-        return list(pool.map(fn, chunks))
+    return list(pool.map(fn, chunks))
+
+
+_held: Any = None  # threadpoolctl's limit object, kept for the life of the process
+
+
+def _hold_blas() -> bool:
+    """Hold NumPy's BLAS to one thread for good; False without threadpoolctl.
+
+    Done once (on import when the pool is on), not around each call: a multi-threaded BLAS
+    call leaves its threads spinning on the cores for a while after it returns, and a pooled
+    op that follows then runs at half speed (measured: ResNet-18's 512-channel layer 3-10x
+    slower after one). The engine runs its heavy products on the pool, so BLAS threads would
+    only compete with it. Doing it on import also keeps results reproducible: a product's
+    rounding can depend on BLAS's thread count, so a run resumed from a checkpoint must not
+    see a different one than the run it continues.
+    """
+    global _held
+    if _held is None:
+        blas = _controller()
+        _held = blas.limit(limits=1, user_api="blas") if blas else False
+    return bool(_held)
 
 
 def _mark() -> None:
@@ -111,3 +134,5 @@ def keep_freed_memory() -> bool:
 
 
 KEEPS_FREED_MEMORY = keep_freed_memory()
+if num_workers() > 1:
+    _hold_blas()

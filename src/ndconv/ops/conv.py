@@ -34,7 +34,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from ..autograd import Tensor, record
-from ..backend import map_chunks
+from ..backend import map_chunks, num_workers
 from .conv_flat import conv_valid_flat, flat_route_applies
 from .window import add_windows, windows
 from .winograd import winograd_forward, winograd_weight_grad
@@ -50,11 +50,6 @@ __all__ = [
 # Rows of ``cols`` copied per chunk: large enough for BLAS to run at full speed, small
 # enough that the chunk stays in cache and memory stays bounded for big inputs.
 CHUNK_BYTES = 1 << 23
-# Narrow im2col rows (prod(K)*C_g up to this) make the copy, not the product, the cost: then
-# two threads, each copying and multiplying its own chunks, beat one 2-thread BLAS (measured
-# on 2 cores: -10% on ResNet's 64-channel 3x3 layer, -25% on a 16-channel 3x3x3 one, but
-# +15-30% on the 128- and 512-channel layers).
-PARALLEL_MAX_COLS = 1024
 
 Ints = Sequence[int]
 
@@ -91,7 +86,12 @@ def _chunks(batch: int, out: Ints, row_bytes: int) -> Iterator[tuple[slice, slic
     per_o0 = row_bytes * math.prod(out[1:])
     per_sample = per_o0 * o0
     if per_sample <= CHUNK_BYTES:
-        step = max(1, CHUNK_BYTES // per_sample)
+        # As many chunks as CHUNK_BYTES asks for, rounded up to a multiple of the workers, so
+        # that the pool's threads finish together (3 chunks on 2 threads take as long as 4).
+        workers = num_workers()
+        count = -(-batch // max(1, CHUNK_BYTES // per_sample))
+        count = min(batch, -(-count // workers) * workers)
+        step = -(-batch // count)
         for a in range(0, batch, step):
             yield slice(a, min(a + step, batch)), slice(None)
     else:
@@ -133,7 +133,7 @@ def conv_forward_array(
                 y[b, o, ..., g * co_g : (g + 1) * co_g] = part.reshape(y[b, o, ..., :co_g].shape)
 
     chunks = list(_chunks(len(win), win.shape[1 : n + 1], k_cols * xl.itemsize))
-    map_chunks(chunk, chunks, parallel=k_cols <= PARALLEL_MAX_COLS)
+    map_chunks(chunk, chunks)
     return y
 
 
@@ -175,7 +175,8 @@ def conv_input_grad_array(
     gx = np.zeros((gl.shape[0], *spatial, c_g * groups), gl.dtype)
     wm = _weight_matrix(w, groups)
     k_cols = math.prod(kernel) * c_g
-    for b, o in _chunks(len(gl), gl.shape[1 : n + 1], k_cols * gl.itemsize):
+    def fold(bo: tuple[slice, slice]) -> None:
+        b, o = bo
         start = 0 if o.start is None else o.start
         g_chunk = gl[b, o]  # (nb, *O_chunk, C_out)
         o_chunk = g_chunk.shape[1 : n + 1]
@@ -186,6 +187,10 @@ def conv_input_grad_array(
             dcols = dcols.reshape(g_chunk.shape[: n + 1] + tuple(kernel) + (c_g,))
             dst = gx[b, dst_rows, ..., g * c_g : (g + 1) * c_g]  # (nb, *S_chunk, C_g)
             add_windows(dst, np.moveaxis(dcols, -1, n + 1), stride, dilation, axis=1)
+
+    chunks = list(_chunks(len(gl), gl.shape[1 : n + 1], k_cols * gl.itemsize))
+    # Chunks of whole samples write disjoint parts of gx; row chunks of one sample overlap.
+    map_chunks(fold, chunks, parallel=all(o == slice(None) for _, o in chunks))
     return gx
 
 
@@ -210,7 +215,7 @@ def conv_weight_grad_array(
         return part
 
     chunks = list(_chunks(len(win), win.shape[1 : n + 1], k_cols * xl.itemsize))
-    parts = map_chunks(chunk, chunks, parallel=k_cols <= PARALLEL_MAX_COLS)
+    parts = map_chunks(chunk, chunks)
     gwm = parts[0]
     for part in parts[1:]:  # summed in chunk order: the same result however many threads
         gwm += part
@@ -245,7 +250,7 @@ def conv_valid(
     xl = _to_channels_last(x.data, zero_pad)  # (N, *S_pad, C_in)
     padded = xl.shape[1:-1]
     wd = w.data
-    winograd = winograd_applies(wd.shape, stride, dilation, groups)
+    winograd = winograd_applies(x.shape, wd.shape, zero_pad, stride, dilation, groups)
     if winograd:  # 3x3, stride 1, many channels: 4x fewer multiplications
         y = winograd_forward(xl, wd)
     else:
@@ -278,14 +283,22 @@ def conv_valid(
 
 # Winograd F(4x4, 3x3) (:mod:`.winograd`) runs 2-D 3x3 stride-1 layers with this many input
 # channels or more (measured on 2 cores, ResNet-18's layers at 64-512 channels: forward and
-# weight gradient 1.3-2.4x faster than im2col; below 17 channels the flat route is used).
+# weight gradient 1.3-2.4x faster than im2col; below 17 channels the flat route is used) and
+# at least WINOGRAD_MIN_TILES 4x4 output tiles: with fewer, its per-position products are too
+# short and the kernel transforms dominate (512 channels on 4x4 images, fwd+bwd vs im2col:
+# 1.75x slower at 32 tiles, 1.14x at 64, 0.73x at 128; 256 channels on 8x8: 0.66x at 128).
 WINOGRAD_MIN_CHANNELS = 32
+WINOGRAD_MIN_TILES = 128
 
 
-def winograd_applies(w_shape: Sequence[int], stride: Ints, dilation: Ints, groups: int) -> bool:
+def winograd_applies(x_shape: Sequence[int], w_shape: Sequence[int], pads: Sequence[tuple[int, int]],
+                     stride: Ints, dilation: Ints, groups: int) -> bool:
     """Return whether the layer runs through Winograd F(4x4, 3x3)."""
-    return (tuple(w_shape[2:]) == (3, 3) and w_shape[1] >= WINOGRAD_MIN_CHANNELS and groups == 1
-            and all(s == 1 for s in stride) and all(d == 1 for d in dilation))
+    if not (tuple(w_shape[2:]) == (3, 3) and w_shape[1] >= WINOGRAD_MIN_CHANNELS and groups == 1
+            and all(s == 1 for s in stride) and all(d == 1 for d in dilation)):
+        return False
+    out = [s + lo + hi - 2 for s, (lo, hi) in zip(x_shape[2:], pads)]
+    return x_shape[0] * math.prod(-(-o // 4) for o in out) >= WINOGRAD_MIN_TILES
 
 
 def _input_grad_padding(spatial: Ints, out: Ints, kernel: Ints,
