@@ -491,3 +491,29 @@ def test_winograd_route_is_taken_for_3x3_stride_1_many_channels(monkeypatch) -> 
     F.conv(nc.tensor(np.ones((1, c, 6, 6, 6))), nc.tensor(np.ones((2, c, 3, 3, 3))))
     F.conv(nc.tensor(np.ones((1, c, 6, 6))), nc.tensor(np.ones((2, c, 3, 3))))  # 1 tile < 4
     assert calls == [1, 1]
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_batch_norm_and_relu_split_across_workers_match_one_block(monkeypatch, layout: str) -> None:
+    from ndconv import backend
+
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((5, 4, 6, 3)).astype(np.float32) * 3 + 1
+    x0 = np.moveaxis(np.ascontiguousarray(np.moveaxis(a, 1, -1)), -1, 1) if layout == "channels_last" else a
+    g = rng.standard_normal(a.shape).astype(np.float32)
+
+    def run() -> list[np.ndarray]:
+        x = nc.tensor(x0, requires_grad=True)
+        w = nc.tensor(np.linspace(0.5, 2, 4, dtype=np.float32), requires_grad=True)
+        b = nc.tensor(np.linspace(-1, 1, 4, dtype=np.float32), requires_grad=True)
+        y = F.relu(F.batch_norm(x, None, None, w, b, training=True))
+        y.backward(g)
+        return [y.data, x.grad, w.grad, b.grad]
+
+    monkeypatch.setattr(backend, "num_workers", lambda: 2)
+    one = run()  # 360 elements: below the threshold, one block
+    monkeypatch.setattr(backend, "ROW_BLOCK_MIN_ELEMENTS", 1)
+    assert len(backend.row_blocks(x0)) == 2
+    split = run()
+    for s, o in zip(split, one, strict=True):
+        np.testing.assert_allclose(s, o, rtol=1e-5, atol=1e-5)

@@ -32,7 +32,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["num_workers", "map_chunks", "keep_freed_memory"]
+import numpy as np
+
+__all__ = ["num_workers", "map_chunks", "row_blocks", "in_layout_of", "keep_freed_memory"]
+
+# Element-wise passes over arrays at least this large are split across the workers (measured
+# on 2 cores: a multiply over 4M float32 1.8x faster on two threads; below ~1M the thread
+# hand-off costs more than it saves).
+ROW_BLOCK_MIN_ELEMENTS = 1 << 20
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -87,6 +94,36 @@ def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], parallel: bool = True)
             _pool = ThreadPoolExecutor(workers, thread_name_prefix="ndconv", initializer=_mark)
         pool = _pool
     return list(pool.map(fn, chunks))
+
+
+def row_blocks(a: Any) -> list[slice]:
+    """Split axis 0 of ``a`` into one slice per worker if ``a`` is large, else ``[slice(None)]``.
+
+    For memory-bound element-wise passes (batch norm, ReLU): run ``map_chunks`` over the
+    slices; each slice of a C- or channels-last array is one contiguous block.
+    """
+    workers = num_workers()
+    n = a.shape[0] if a.ndim else 1
+    if workers == 1 or n < workers or a.size < ROW_BLOCK_MIN_ELEMENTS:
+        return [slice(None)]
+    step = -(-n // workers)
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def in_layout_of(g: Any, x: Any) -> Any:
+    """Return ``g`` in ``x``'s memory layout (a copy only if the axis orders differ).
+
+    Element-wise passes over arrays with different layouts (say an NCHW gradient against a
+    channels-last activation) run several times slower than over matching ones (measured: a
+    ReLU backward on 4M floats 19.6 ms vs 2.6 ms), so a gradient is copied once to match.
+    """
+    if g.shape != x.shape or g.strides == x.strides or g.ndim < 2:
+        return g
+    if sorted(range(g.ndim), key=g.strides.__getitem__) == sorted(range(x.ndim), key=x.strides.__getitem__):
+        return g
+    out = np.empty_like(x, dtype=g.dtype)
+    out[...] = g
+    return out
 
 
 _held: Any = None  # threadpoolctl's limit object, kept for the life of the process

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Tensor, record
 from ..backend import map_chunks, num_workers
@@ -47,6 +46,10 @@ STREAM_BYTES_INPUT_GRAD = 1 << 24
 # (measured: LeNet's first layer, 8.6M at batch 64 and 17M at 128, runs 30% faster on one
 # thread; its second, 22M and 43M, 5-15% faster on two).
 PARALLEL_MIN_MACS = 20_000_000
+# With this many output channels or more the output is laid out channels-last, like the rest
+# of the engine's wide layers (a ResNet stem's 64 channels): element-wise passes over two
+# arrays of different layouts run several times slower than over matching ones.
+CHANNELS_LAST_OUT = 32
 
 
 def flat_route_applies(c_in: int, stride: Sequence[int], groups: int) -> bool:
@@ -97,9 +100,9 @@ def _flat_input(xc: np.ndarray, plan: _Plan) -> np.ndarray:
 
 def _column_view(flat: np.ndarray, plan: _Plan, nb: int) -> np.ndarray:
     """im2col of ``flat`` as a view (C, *K, nb, span): kernel axis d steps plan.steps[d] floats."""
-    item = flat.itemsize
-    return as_strided(flat, (flat.shape[0],) + plan.kernel + (nb, plan.span),
-                      (flat.strides[0],) + tuple(st * item for st in plan.steps) + (plan.plane * item, item))
+    item = flat.itemsize  # an ndarray over flat's buffer: NumPy checks the view stays inside it
+    strides = (flat.strides[0],) + tuple(st * item for st in plan.steps) + (plan.plane * item, item)
+    return np.ndarray((flat.shape[0],) + plan.kernel + (nb, plan.span), flat.dtype, flat, strides=strides)
 
 
 def _sub_blocks(nb: int, plan: _Plan, rows: int, item: int, budget: int) -> list[tuple[int, int, int, int]]:
@@ -125,7 +128,10 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
     parallel = rows * c_out * n * plan.span >= PARALLEL_MIN_MACS
     step = -(-n // (num_workers() if parallel else 1))  # one block of images per thread
     blocks = [slice(a, min(a + step, n)) for a in range(0, n, step)]
-    y = np.empty((n, c_out) + plan.out, xd.dtype)
+    if c_out >= CHANNELS_LAST_OUT:  # wide outputs feed channels-last layers: match them
+        y = np.moveaxis(np.empty((n,) + plan.out + (c_out,), xd.dtype), -1, 1)
+    else:
+        y = np.empty((n, c_out) + plan.out, xd.dtype)
     flats: dict[int, np.ndarray] = {}  # each block's padded, flattened input, for the backward
     bias_col = None if bias is None else bias.data.reshape((-1,) + (1,) * (len(plan.grid) + 1))
 
@@ -139,11 +145,14 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
         flats[b.start] = flat = _flat_input(xd[b], plan)
         view = _column_view(flat, plan, nb)
         subs = _sub_blocks(nb, plan, rows, xd.itemsize, STREAM_BYTES)
-        buf = np.empty((rows, (subs[0][1] - subs[0][0]) * (subs[0][3] - subs[0][2])), xd.dtype)
-        yc = np.empty((c_out, nb * plan.span), xd.dtype)
-        for s, e, p, q in subs:
-            positions = slice(s * plan.span + p, (e - 1) * plan.span + q)
-            np.matmul(wm, columns(view, buf, s, e, p, q), out=yc[:, positions])
+        if len(subs) == 1:  # small (batch-1 inference): one copy, one product
+            yc = wm @ view.reshape(rows, -1)
+        else:
+            buf = np.empty((rows, (subs[0][1] - subs[0][0]) * (subs[0][3] - subs[0][2])), xd.dtype)
+            yc = np.empty((c_out, nb * plan.span), xd.dtype)
+            for s, e, p, q in subs:
+                positions = slice(s * plan.span + p, (e - 1) * plan.span + q)
+                np.matmul(wm, columns(view, buf, s, e, p, q), out=yc[:, positions])
         yc = yc.reshape((c_out, nb) + plan.grid)
         if bias_col is not None:
             yc += bias_col

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Tensor, as_tensor, record
+from ..backend import in_layout_of, map_chunks, row_blocks
 
 __all__ = [
     "add",
@@ -188,10 +189,24 @@ def clip(a: Tensor, lo: float | None = None, hi: float | None = None) -> Tensor:
 
 
 def relu(a: Tensor) -> Tensor:
-    """Return ``max(a, 0)``; the gradient at exactly 0 is 0 (as in PyTorch)."""
+    """Return ``max(a, 0)``; the gradient at exactly 0 is 0 (as in PyTorch).
+
+    Large arrays are split along the batch axis across the worker threads (memory-bound).
+    """
     x = a.data
-    out = np.maximum(x, 0)
-    return record(out, (a,), lambda g: (g * (x > 0),), "relu")
+    blocks = row_blocks(x)
+    if len(blocks) == 1:
+        return record(np.maximum(x, 0), (a,), lambda g: (in_layout_of(g, x) * (x > 0),), "relu")
+    out = np.empty_like(x)  # x's memory layout
+    map_chunks(lambda s: np.maximum(x[s], 0, out=out[s]), blocks)
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray]:
+        g = in_layout_of(g, x)
+        gx = np.empty_like(g)
+        map_chunks(lambda s: np.multiply(g[s], x[s] > 0, out=gx[s]), blocks)
+        return (gx,)
+
+    return record(out, (a,), vjp, "relu")
 
 
 def leaky_relu(a: Tensor, negative_slope: float = 0.01) -> Tensor:
