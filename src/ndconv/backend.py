@@ -30,6 +30,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import numpy as np
@@ -58,6 +59,11 @@ def num_workers() -> int:
             return max(1, int(env))
         except ValueError:
             raise ValueError(f"NDCONV_NUM_THREADS must be an integer; got {env!r}.") from None
+    return _usable_cores()
+
+
+@lru_cache(maxsize=1)
+def _usable_cores() -> int:
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
@@ -102,9 +108,11 @@ def row_blocks(a: Any) -> list[slice]:
     For memory-bound element-wise passes (batch norm, ReLU): run ``map_chunks`` over the
     slices; each slice of a C- or channels-last array is one contiguous block.
     """
+    if a.size < ROW_BLOCK_MIN_ELEMENTS:
+        return [slice(None)]
     workers = num_workers()
     n = a.shape[0] if a.ndim else 1
-    if workers == 1 or n < workers or a.size < ROW_BLOCK_MIN_ELEMENTS:
+    if workers == 1 or n < workers:
         return [slice(None)]
     step = -(-n // workers)
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
