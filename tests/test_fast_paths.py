@@ -161,26 +161,40 @@ def test_input_gradient_as_convolution_matches_the_fold(cfg: dict) -> None:
     np.testing.assert_allclose(conv, fold, rtol=1e-12, atol=1e-12)
 
 
-def test_threaded_chunks_match_sequential_chunks(monkeypatch) -> None:
-    """The 2-thread im2col/GEMM route gives the sequential route's results."""
+@pytest.mark.parametrize("route", ["im2col", "im2col-fold", "flat", "winograd"])
+def test_threaded_chunks_match_sequential_chunks(monkeypatch, route: str) -> None:
+    """Each route's 2-thread chunks give its sequential results (small problems, so the
+    thresholds that keep tiny layers on one thread are lowered)."""
     pytest.importorskip("threadpoolctl")  # without it the engine never threads
     from ndconv import backend
 
     monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1 << 14)  # many chunks, on a small problem
+    monkeypatch.setattr(conv_ops, "PARALLEL_MIN_MACS", 0)
+    monkeypatch.setattr(conv_flat, "PARALLEL_MIN_MACS", 0)
+    monkeypatch.setattr(conv_flat, "PARALLEL_MIN_MACS_INPUT_GRAD", 0)
+    monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_TILES", 1)
+    if route != "flat":
+        monkeypatch.setattr(conv_flat, "FLAT_MAX_CHANNELS", 0)
+    c_in = 32 if route == "winograd" else 8
+    stride = 2 if route == "im2col-fold" else 1
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((6, 8, 12, 12)).astype(np.float32)
-    w = rng.standard_normal((5, 8, 3, 3)).astype(np.float32)
-    g = rng.standard_normal((6, 5, 12, 12)).astype(np.float32)
+    x = rng.standard_normal((6, c_in, 12, 12)).astype(np.float32)
+    w = (rng.standard_normal((5, c_in, 3, 3)) / np.sqrt(9 * c_in)).astype(np.float32)
+    g = rng.standard_normal((6, 5, 12 // stride, 12 // stride)).astype(np.float32)
+    calls = []
+    original = backend.map_chunks
+    monkeypatch.setattr(conv_ops, "map_chunks", lambda *a, **k: calls.append(1) or original(*a, **k))
     results = {}
     for threads in ("1", "2"):
         monkeypatch.setenv("NDCONV_NUM_THREADS", threads)
         assert backend.num_workers() == int(threads)
         xt, wt = nc.tensor(x, requires_grad=True), nc.tensor(w, requires_grad=True)
-        y = F.conv(xt, wt, padding=1)
+        y = F.conv(xt, wt, padding=1, stride=stride)
         y.backward(g)
         results[threads] = (y.data, xt.grad, wt.grad)
-    for one, two in zip(results["1"], results["2"]):
-        np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-5)
+    assert (len(calls) > 0) == route.startswith("im2col")  # the route under test was taken
+    for one, two in zip(results["1"], results["2"]):  # float32 sums in another order
+        np.testing.assert_allclose(two, one, rtol=0, atol=2e-5 * np.abs(one).max())
 
 
 def test_map_chunks_keeps_order_and_runs_sequentially_when_asked(monkeypatch) -> None:
