@@ -19,24 +19,30 @@ from ndconv.ops import conv as conv_ops
 from ndconv.ops import conv_flat
 
 
-@st.composite
-def few_channel_configs(draw: st.DrawFn) -> dict:
+def _draw_conv(draw: st.DrawFn, max_c_in: int, max_batch: int, max_spatial: int) -> dict:
+    """A small conv configuration of rank 1-3: shapes of x and w, dilation and padding."""
     rank = draw(st.integers(1, 3))
-    c_in = draw(st.integers(1, conv_ops.FEW_CHANNELS))
+    c_in = draw(st.integers(1, max_c_in))
     kernel = tuple(draw(st.integers(1, 4)) for _ in range(rank))
-    stride = tuple(draw(st.integers(1, 3)) for _ in range(rank))
     dilation = tuple(draw(st.integers(1, 2)) for _ in range(rank))
     padding = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(rank))
     spatial = tuple(
-        draw(st.integers(max(1, d * (k - 1) + 1 - lo - hi), 9))
+        draw(st.integers(max(1, d * (k - 1) + 1 - lo - hi), max_spatial))
         for k, d, (lo, hi) in zip(kernel, dilation, padding)
     )
     return {
-        "x": (draw(st.integers(1, 3)), c_in, *spatial),
+        "x": (draw(st.integers(1, max_batch)), c_in, *spatial),
         "w": (draw(st.integers(1, 5)), c_in, *kernel),
-        "kw": {"stride": stride, "dilation": dilation, "padding": padding},
+        "kw": {"dilation": dilation, "padding": padding},
         "seed": draw(st.integers(0, 2**16)),
     }
+
+
+@st.composite
+def few_channel_configs(draw: st.DrawFn) -> dict:
+    cfg = _draw_conv(draw, conv_ops.FEW_CHANNELS, max_batch=3, max_spatial=9)
+    cfg["kw"]["stride"] = tuple(draw(st.integers(1, 3)) for _ in cfg["kw"]["dilation"])
+    return cfg
 
 
 @settings(max_examples=150)
@@ -73,23 +79,10 @@ def test_fast_path_is_taken_only_without_input_gradient(monkeypatch) -> None:
 
 @st.composite
 def flat_configs(draw: st.DrawFn) -> dict:
-    rank = draw(st.integers(1, 3))
-    c_in = draw(st.integers(1, conv_flat.FLAT_MAX_CHANNELS))
-    kernel = tuple(draw(st.integers(1, 4)) for _ in range(rank))
-    dilation = tuple(draw(st.integers(1, 2)) for _ in range(rank))
-    padding = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(rank))
-    spatial = tuple(
-        draw(st.integers(max(1, d * (k - 1) + 1 - lo - hi), 7))
-        for k, d, (lo, hi) in zip(kernel, dilation, padding)
-    )
-    return {
-        "x": (draw(st.integers(1, 4)), c_in, *spatial),
-        "w": (draw(st.integers(1, 5)), c_in, *kernel),
-        "kw": {"dilation": dilation, "padding": padding},
-        "x_grad": draw(st.booleans()),
-        "small_chunks": draw(st.booleans()),  # columns built one image at a time
-        "seed": draw(st.integers(0, 2**16)),
-    }
+    cfg = _draw_conv(draw, conv_flat.FLAT_MAX_CHANNELS, max_batch=4, max_spatial=7)
+    cfg["x_grad"] = draw(st.booleans())
+    cfg["small_chunks"] = draw(st.booleans())  # columns built one image at a time
+    return cfg
 
 
 def _conv_and_grads(cfg: dict) -> list[np.ndarray]:

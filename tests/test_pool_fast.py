@@ -107,6 +107,19 @@ CONFIGS = [  # (shape, kernel, stride, dilation, pads)
 ]
 
 
+def check_against_window_reference(x: np.ndarray, g: np.ndarray, kernel: tuple, stride: tuple,
+                                   dilation: tuple, pads: tuple) -> np.ndarray:
+    """Pool ``x``, backpropagate ``g``; compare values, gradient and indices with the reference."""
+    y_ref, gx_ref, idx_ref = window_reference(x, g, kernel, stride, dilation, pads)
+    xt = nc.tensor(x, requires_grad=True)
+    y, idx = max_pool_padded(xt, kernel, stride, dilation, pads, return_indices=True)
+    y.backward(g)
+    np.testing.assert_array_equal(y.data, y_ref)
+    assert_identical(xt.grad, gx_ref)
+    np.testing.assert_array_equal(idx, idx_ref)
+    return xt.grad
+
+
 @pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize("x_last", [False, True], ids=["x-nchw", "x-last"])
 @pytest.mark.parametrize("g_last", [False, True], ids=["g-nchw", "g-last"])
@@ -119,15 +132,8 @@ def test_fast_max_pool_matches_the_window_reference(config: tuple, x_last: bool,
     x = channels_last(x) if x_last else x
     g = tied_data(rng, pooled_shape(x, kernel, stride, dilation, pads), dtype, special=0.1)
     g = channels_last(g) if g_last else g
-    y_ref, gx_ref, idx_ref = window_reference(x, g, kernel, stride, dilation, pads)
-
-    xt = nc.tensor(x, requires_grad=True)
-    y, idx = max_pool_padded(xt, kernel, stride, dilation, pads, return_indices=True)
-    y.backward(g)
-    np.testing.assert_array_equal(y.data, y_ref)
-    assert_identical(xt.grad, gx_ref)
-    np.testing.assert_array_equal(idx, idx_ref)
-    assert xt.grad.strides == x.strides  # the gradient keeps the input's layout
+    gx = check_against_window_reference(x, g, kernel, stride, dilation, pads)
+    assert gx.strides == x.strides  # the gradient keeps the input's layout
 
 
 def test_signed_zeros_tie_and_the_first_wins() -> None:
@@ -197,10 +203,4 @@ def test_generated_pools_match_the_window_reference(case: tuple) -> None:
     x = tied_data(rng, shape, np.float32, special=0.15)
     x = channels_last(x) if last else x
     g = tied_data(rng, pooled_shape(x, kernel, stride, dilation, pads), np.float32, special=0.15)
-    y_ref, gx_ref, idx_ref = window_reference(x, g, kernel, stride, dilation, pads)
-    xt = nc.tensor(x, requires_grad=True)
-    y, idx = max_pool_padded(xt, kernel, stride, dilation, pads, return_indices=True)
-    y.backward(g)
-    np.testing.assert_array_equal(y.data, y_ref)
-    assert_identical(xt.grad, gx_ref)
-    np.testing.assert_array_equal(idx, idx_ref)
+    check_against_window_reference(x, g, kernel, stride, dilation, pads)
