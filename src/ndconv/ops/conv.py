@@ -24,6 +24,12 @@ With stride > 1 the ``prod(K)`` kernel offsets are added back as strided slices.
 That input gradient *is* the transposed convolution, so :func:`conv_transpose_valid` is that
 same function, and its VJP is :func:`conv_valid` again. Padding is a separate op
 (:mod:`.pad`), except zero padding, which is folded into the layout copy.
+
+**Faster routes, same results.** :func:`conv_valid` hands two kinds of layer to routes that
+compute the same sums in fewer or cheaper steps (each tested against the im2col path):
+stride-1 layers with few input channels to :mod:`.conv_flat` (im2col on the flattened image,
+contiguous copies), and 2-D 3x3 stride-1 layers with many channels to :mod:`.winograd`
+(4x fewer multiplications). Everything else -- strides, groups, 1x1 -- is im2col here.
 """
 
 from __future__ import annotations
