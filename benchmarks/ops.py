@@ -10,8 +10,9 @@ Each repeat records forward time, backward time and their sum; the table shows m
 Each library is timed in its own block after an idle gap and a warm-up (never interleaved:
 the other library's spinning worker threads would corrupt the timing), and the machine's
 sgemm rate is measured in the same run (a 2048^3 ``np.matmul``), so every conv also gets a
-percentage of that peak. ``torch.set_num_threads`` is set to the number of threads NumPy's
-BLAS uses. FLOPs: forward ``2*N*C_out*prod(O)*C_in*prod(K)``, backward twice that.
+percentage of that peak. ``torch.set_num_threads`` is set to ndconv's worker count (ndconv
+holds NumPy's BLAS to one thread and runs its own pool). FLOPs: forward
+``2*N*C_out*prod(O)*C_in*prod(K)``, backward twice that.
 
 The acceptance number is the geometric mean of the forward+backward ratio ndconv/torch over
 the six 2-D conv shapes (target <= 3.0). This is a benchmark script, not a test.
@@ -276,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"unknown case(s) {sorted(unknown)}; choose from {[c.name for c in CASES]}")
         cases = [c for c in CASES if c.name in wanted]
 
-    threads = blas_threads()  # before torch is imported: only NumPy's BLAS is loaded
+    threads = blas_threads()  # ndconv's workers: torch gets as many threads
     import torch
 
     torch.set_num_threads(threads)
@@ -288,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
 
     load0 = load_average()
     peak, peak_busy = measure_peak(args.retries, args.busy_max)
-    print(f"cpu: {cpu_model()}  cores: {os.cpu_count()} (usable {usable_cpus()})  BLAS threads: {threads}  "
+    print(f"cpu: {cpu_model()}  cores: {os.cpu_count()} (usable {usable_cpus()})  threads: {threads}  "
           f"torch threads: {torch.get_num_threads()}  numpy {np.__version__}  torch {torch.__version__}")
     print(f"sgemm 2048^3 np.matmul: {peak:.1f} GFLOP/s (others busy {peak_busy:.0%})   "
           f"load average: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
