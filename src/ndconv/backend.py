@@ -178,6 +178,6 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, 32 << 20) and mallopt(_M_TRIM_THRESHOLD, 1 << 30))
 
 
-KEEPS_FREED_MEMORY = keep_freed_memory()
+keep_freed_memory()
 if num_workers() > 1:
     _hold_blas()
