@@ -540,3 +540,15 @@ def test_flat_route_blocks_in_forward_and_backward_may_differ(monkeypatch, fwd_m
     monkeypatch.setattr(conv_flat, "FLAT_MAX_CHANNELS", 0)
     for f, s in zip(fast, _conv_and_grads(cfg), strict=True):
         np.testing.assert_allclose(f, s, rtol=1e-12, atol=1e-12)
+
+
+def test_winograd_route_is_not_taken_in_float16(monkeypatch) -> None:
+    monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_TILES", 1)
+    calls = []
+    original = conv_ops.winograd_forward
+    monkeypatch.setattr(conv_ops, "winograd_forward", lambda *a: calls.append(1) or original(*a))
+    c = conv_ops.WINOGRAD_MIN_CHANNELS
+    F.conv(nc.tensor(np.ones((1, c, 6, 6), np.float16)), nc.tensor(np.ones((2, c, 3, 3), np.float16)))
+    assert calls == []
+    F.conv(nc.tensor(np.ones((1, c, 6, 6), np.float32)), nc.tensor(np.ones((2, c, 3, 3), np.float32)))
+    assert calls == [1]

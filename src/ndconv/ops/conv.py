@@ -268,7 +268,8 @@ def conv_valid(
     xl = _to_channels_last(x.data, zero_pad)  # (N, *S_pad, C_in)
     padded = xl.shape[1:-1]
     wd = w.data
-    winograd = winograd_applies(x.shape, wd.shape, zero_pad, stride, dilation, groups)
+    winograd = xl.dtype != np.float16 and winograd_applies(x.shape, wd.shape, zero_pad, stride, dilation,
+                                                            groups)  # float16: too coarse for it
     if winograd:  # 3x3, stride 1, many channels: 4x fewer multiplications
         y = winograd_forward(xl, wd)
     else:
