@@ -458,16 +458,15 @@ def winograd_configs(draw: st.DrawFn) -> dict:
 
 
 @settings(max_examples=60, deadline=None)
-@given(winograd_configs(), st.sampled_from([np.float64, np.float32]))
-def test_winograd_route_matches_general_path(cfg: dict, dtype: type) -> None:
+@given(winograd_configs(), st.sampled_from([np.float64, np.float32]), st.sampled_from([4, 2]))
+def test_winograd_route_matches_general_path(cfg: dict, dtype: type, tile: int) -> None:
     rng = np.random.default_rng(cfg["seed"])
     arrays = [rng.standard_normal(cfg["x"]), rng.standard_normal(cfg["w"]) / np.sqrt(9 * cfg["x"][1]),
               rng.standard_normal(cfg["w"][0]), None]
     results = []
-    for min_channels in (conv_ops.WINOGRAD_MIN_CHANNELS, 10**9):  # Winograd, then im2col
+    for m in (tile, 0):  # Winograd F(m x m, 3x3), then im2col
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(conv_ops, "WINOGRAD_MIN_CHANNELS", min_channels)
-            mp.setattr(conv_ops, "WINOGRAD_MIN_TILES", 1)
+            mp.setattr(conv_ops, "winograd_tile", lambda *a, m=m: m)
             xt = nc.tensor(arrays[0].astype(dtype), requires_grad=cfg["x_grad"])
             wt = nc.tensor(arrays[1].astype(dtype), requires_grad=True)
             bt = nc.tensor(arrays[2].astype(dtype), requires_grad=True)
@@ -496,8 +495,10 @@ def test_winograd_route_is_taken_for_3x3_stride_1_many_channels(monkeypatch) -> 
     F.conv(x, nc.tensor(np.ones((2, c, 5, 5))))
     F.conv(x, nc.tensor(np.ones((2, c // 2, 3, 3))), groups=2)
     F.conv(nc.tensor(np.ones((1, c, 6, 6, 6))), nc.tensor(np.ones((2, c, 3, 3, 3))))
-    F.conv(nc.tensor(np.ones((1, c, 6, 6))), nc.tensor(np.ones((2, c, 3, 3))))  # 1 tile < 4
+    F.conv(nc.tensor(np.ones((1, c, 4, 4))), nc.tensor(np.ones((2, c, 3, 3))))  # 1 tile < 4
     assert calls == [1, 1]
+    assert conv_ops.winograd_tile((2, c, 6, 6), (2, c, 3, 3), ((0, 0),) * 2, (1, 1), (1, 1), 1) == 2
+    assert conv_ops.winograd_tile((4, c, 8, 8), (2, c, 3, 3), ((1, 1),) * 2, (1, 1), (1, 1), 1) == 4
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])

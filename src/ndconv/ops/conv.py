@@ -268,10 +268,10 @@ def conv_valid(
     xl = _to_channels_last(x.data, zero_pad)  # (N, *S_pad, C_in)
     padded = xl.shape[1:-1]
     wd = w.data
-    winograd = xl.dtype != np.float16 and winograd_applies(x.shape, wd.shape, zero_pad, stride, dilation,
+    tile = 0 if xl.dtype == np.float16 else winograd_tile(x.shape, wd.shape, zero_pad, stride, dilation,
                                                             groups)  # float16: too coarse for it
-    if winograd:  # 3x3, stride 1, many channels: 4x fewer multiplications
-        y = winograd_forward(xl, wd)
+    if tile:  # 3x3, stride 1, many channels: 4x (F(4x4)) or 2.25x (F(2x2)) fewer multiplications
+        y = winograd_forward(xl, wd, tile)
     else:
         y = conv_forward_array(xl, wd, stride, dilation, groups)  # (N, *O, C_out)
     if bias is not None:
@@ -283,16 +283,16 @@ def conv_valid(
         gx = gw = None
         if x.requires_grad:
             dx_pads = _input_grad_padding(x.shape[2:], gl.shape[1:-1], wd.shape[2:], zero_pad)
-            if winograd and dx_pads is not None:  # dx = correlate(pad(dy), flip(w)^T), cropped
+            if tile and dx_pads is not None:  # dx = correlate(pad(dy), flip(w)^T), cropped
                 wt = np.ascontiguousarray(np.flip(wd.swapaxes(0, 1), (2, 3)))
-                gx = np.moveaxis(winograd_forward(_pad_channels_last(gl, dx_pads), wt), -1, 1)
+                gx = np.moveaxis(winograd_forward(_pad_channels_last(gl, dx_pads), wt, tile), -1, 1)
             else:
                 gxl = conv_input_grad_array(gl, wd, padded, stride, dilation, groups)
                 gx = np.moveaxis(_crop(gxl, zero_pad), -1, 1)
         if w.requires_grad:
             xl = _to_channels_last(x.data, zero_pad)
-            if winograd:
-                gw = winograd_weight_grad(xl, gl)
+            if tile:
+                gw = winograd_weight_grad(xl, gl, tile)
             else:
                 gw = conv_weight_grad_array(xl, gl, wd.shape[2:], stride, dilation, groups)
         return gx, gw, bias_grad(gl.reshape(-1, gl.shape[-1]), bias)
@@ -300,24 +300,29 @@ def conv_valid(
     return record(np.moveaxis(y, -1, 1), (x, w, bias), vjp, "conv")
 
 
-# Winograd F(4x4, 3x3) (:mod:`.winograd`) runs 2-D 3x3 stride-1 layers with this many input
-# channels or more (measured on 2 cores, ResNet-18's layers at 64-512 channels: forward and
-# weight gradient 1.3-2.4x faster than im2col; below 17 channels the flat route is used) and
-# at least WINOGRAD_MIN_TILES 4x4 output tiles: with fewer, its per-position products are too
-# short and the kernel transforms dominate (512 channels on 4x4 images, fwd+bwd vs im2col:
-# 1.75x slower at 32 tiles, 1.14x at 64, 0.73x at 128; 256 channels on 8x8: 0.66x at 128).
+# Winograd (:mod:`.winograd`) runs 2-D 3x3 stride-1 layers with this many input channels or
+# more (measured on 2 cores, ResNet-18's layers at 64-512 channels: forward and weight gradient
+# 1.3-2.4x faster than im2col; below 17 channels the flat route is used) when the layer has
+# at least WINOGRAD_MIN_TILES output tiles: with fewer, its per-position products are too short
+# and the kernel transforms dominate (512 channels on 4x4 images, F(4x4) fwd+bwd vs im2col:
+# 1.75x slower at 32 tiles, 1.14x at 64, 0.73x at 128). F(4x4, 3x3) is used when it has
+# enough 4x4 tiles, else F(2x2, 3x3) when it has enough 2x2 tiles (ResNet-18's 512-channel
+# 4x4 layers at batch 64: weight gradient 12.6 ms vs 20.4 for im2col, forward 18.4 vs 19.9).
 WINOGRAD_MIN_CHANNELS = 32
 WINOGRAD_MIN_TILES = 128
 
 
-def winograd_applies(x_shape: Sequence[int], w_shape: Sequence[int], pads: Sequence[tuple[int, int]],
-                     stride: Ints, dilation: Ints, groups: int) -> bool:
-    """Return whether the layer runs through Winograd F(4x4, 3x3)."""
+def winograd_tile(x_shape: Sequence[int], w_shape: Sequence[int], pads: Sequence[tuple[int, int]],
+                  stride: Ints, dilation: Ints, groups: int) -> int:
+    """Return the Winograd output tile size for the layer: 4, 2, or 0 for none."""
     if not (tuple(w_shape[2:]) == (3, 3) and w_shape[1] >= WINOGRAD_MIN_CHANNELS and groups == 1
             and all(s == 1 for s in stride) and all(d == 1 for d in dilation)):
-        return False
+        return 0
     out = [s + lo + hi - 2 for s, (lo, hi) in zip(x_shape[2:], pads)]
-    return x_shape[0] * math.prod(-(-o // 4) for o in out) >= WINOGRAD_MIN_TILES
+    for m in (4, 2):
+        if x_shape[0] * math.prod(-(-o // m) for o in out) >= WINOGRAD_MIN_TILES:
+            return m
+    return 0
 
 
 def _input_grad_padding(spatial: Ints, out: Ints, kernel: Ints,
