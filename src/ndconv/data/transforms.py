@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
     "Transform",
@@ -89,20 +90,13 @@ def _per_axis(values: tuple[int, ...], ndim: int, name: str, owner: str, shape: 
 def _gather_windows(x: np.ndarray, starts: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     """Cut one window of `size` per sample, sample n starting at `starts[n]`.
 
-    A single fancy-indexing gather: for spatial axis d the index array is
-    ``starts[:, d] + arange(size[d])``, shaped to broadcast against all other axes.
+    Every window position is a zero-copy view (``sliding_window_view``); one advanced index
+    (sample n, position ``starts[n]``) copies out each sample's window, whole rows at a time.
     """
-    n, c = x.shape[:2]
     k = len(size)
-    index: list[np.ndarray] = [
-        np.arange(n).reshape((n,) + (1,) * (k + 1)),
-        np.arange(c).reshape((1, c) + (1,) * k),
-    ]
-    for d, s in enumerate(size):
-        shape = [n, 1] + [1] * k
-        shape[2 + d] = s
-        index.append((starts[:, d, None] + np.arange(s)).reshape(shape))
-    return x[tuple(index)]  # (N, C, *size)
+    win = sliding_window_view(x, size, axis=tuple(range(2, 2 + k)))  # (N, C, *positions, *size)
+    index = (np.arange(x.shape[0]), slice(None)) + tuple(starts[:, d] for d in range(k))
+    return win[index]  # (N, C, *size)
 
 
 def _pad_spatial(x: np.ndarray, pad: Sequence[tuple[int, int]]) -> np.ndarray:
