@@ -164,7 +164,6 @@ def test_threaded_chunks_match_sequential_chunks(monkeypatch, route: str) -> Non
     monkeypatch.setattr(conv_ops, "CHUNK_BYTES", 1 << 14)  # many chunks, on a small problem
     monkeypatch.setattr(conv_ops, "PARALLEL_MIN_MACS", 0)
     monkeypatch.setattr(conv_flat, "PARALLEL_MIN_MACS", 0)
-    monkeypatch.setattr(conv_flat, "PARALLEL_MIN_MACS_INPUT_GRAD", 0)
     monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_TILES", 1)
     if route != "flat":
         monkeypatch.setattr(conv_flat, "FLAT_MAX_CHANNELS", 0)
@@ -525,22 +524,6 @@ def test_batch_norm_and_relu_split_across_workers_match_one_block(monkeypatch, l
     split = run()
     for s, o in zip(split, one, strict=True):
         np.testing.assert_allclose(s, o, rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("fwd_min, bwd_min", [(0, 0), (10**12, 0), (0, 10**12)])
-def test_flat_route_blocks_in_forward_and_backward_may_differ(monkeypatch, fwd_min: int,
-                                                               bwd_min: int) -> None:
-    from ndconv import backend
-
-    monkeypatch.setattr(backend, "num_workers", lambda: 2)
-    cfg = {"x": (5, 3, 7, 6), "w": (4, 3, 3, 2), "kw": {"dilation": (1, 2), "padding": ((1, 0), (2, 1))},
-           "x_grad": True, "seed": 11}
-    monkeypatch.setattr(conv_flat, "PARALLEL_MIN_MACS", fwd_min)
-    monkeypatch.setattr(conv_flat, "PARALLEL_MIN_MACS_INPUT_GRAD", bwd_min)
-    fast = _conv_and_grads(cfg)
-    monkeypatch.setattr(conv_flat, "FLAT_MAX_CHANNELS", 0)
-    for f, s in zip(fast, _conv_and_grads(cfg), strict=True):
-        np.testing.assert_allclose(f, s, rtol=1e-12, atol=1e-12)
 
 
 def test_winograd_route_is_not_taken_in_float16(monkeypatch) -> None:

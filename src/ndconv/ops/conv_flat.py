@@ -42,11 +42,11 @@ FLAT_MAX_CHANNELS = 16
 # back prod(K) runs per sub-block, so it takes larger sub-blocks (fewer, longer adds).
 STREAM_BYTES = 1 << 18
 STREAM_BYTES_INPUT_GRAD = 1 << 24
-# Below this many multiply-adds per product a second thread costs more than it saves (measured
-# on LeNet's layers at batch 64 and 128: the forward gains from 43M, not at 22M; a backward
-# with the input gradient gains from 22M; one without it (a first layer) not at 17M).
+# Below this many multiply-adds per product the layer runs on one thread: a second costs more
+# than it saves (measured: the default `ndconv train`, LeNet-5 at batch 64 with 9M and 22M,
+# trains in 6.9 s on one thread per layer against 7.4-7.9 s with its second layer on two;
+# LeNet's second layer at batch 128, 43M, gains a little from two).
 PARALLEL_MIN_MACS = 30_000_000
-PARALLEL_MIN_MACS_INPUT_GRAD = 15_000_000
 # With this many output channels or more the output is laid out channels-last, like the rest
 # of the engine's wide layers (a ResNet stem's 64 channels): element-wise passes over two
 # arrays of different layouts run several times slower than over matching ones.
@@ -126,13 +126,8 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
     plan = _plan(xd.shape[2:], wd.shape[2:], tuple(dilation), tuple((lo, hi) for lo, hi in zero_pad))
     wm = wd.reshape(c_out, -1)  # (C_out, C*K), columns in (c, *k) order like cols' rows
     rows = wm.shape[1]
-    macs = rows * c_out * n * plan.span
-
-    def blocks_for(min_macs: int) -> list[slice]:  # one block of images per thread, or one
-        step = -(-n // (num_workers() if macs >= min_macs else 1))
-        return [slice(a, min(a + step, n)) for a in range(0, n, step)]
-
-    blocks = blocks_for(PARALLEL_MIN_MACS)
+    step = -(-n // (num_workers() if rows * c_out * n * plan.span >= PARALLEL_MIN_MACS else 1))
+    blocks = [slice(a, min(a + step, n)) for a in range(0, n, step)]  # one per thread, or one
     if c_out >= CHANNELS_LAST_OUT:  # wide outputs feed channels-last layers: match them
         y = np.moveaxis(np.empty((n,) + plan.out + (c_out,), xd.dtype), -1, 1)
     else:
@@ -176,8 +171,7 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
             gc = np.zeros((c_out, nb) + plan.grid, g.dtype)  # zero at the dropped positions
             gc[plan.valid] = g[b].swapaxes(0, 1)
             gm = gc.reshape(c_out, -1)
-            flat = flats[b.start] if b.start in flats else _flat_input(xd[b], plan)
-            view = _column_view(flat, plan, nb)
+            view = _column_view(flats[b.start], plan, nb)
             budget = STREAM_BYTES if gx is None else STREAM_BYTES_INPUT_GRAD
             subs = _sub_blocks(nb, plan, rows, xd.itemsize, budget)
             buf = np.empty((rows, (subs[0][1] - subs[0][0]) * (subs[0][3] - subs[0][2])), xd.dtype)
@@ -198,10 +192,7 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
                 gx[b] = inner[(slice(None),) * 2 + plan.inner].swapaxes(0, 1)
             return gwm
 
-        bwd_blocks = blocks_for(PARALLEL_MIN_MACS_INPUT_GRAD if gx is not None else PARALLEL_MIN_MACS)
-        if bwd_blocks != blocks:
-            flats.clear()  # other blocks: each pads its own images again (a small copy)
-        parts = map_chunks(backward, bwd_blocks)
+        parts = map_chunks(backward, blocks)
         if not w.requires_grad:
             return gx, None, gb
         gwm = np.zeros((rows, c_out), wd.dtype)
