@@ -16,7 +16,10 @@ dropped (at most 1.4x extra work for LeNet's 5x5 on 14x14, 1.06x for 3x3 on 32x3
 
 The gradient uses the same columns: ``dW = dY @ cols^T`` (``dY`` zero at the dropped
 positions) and the input gradient adds ``W^T @ dY`` back at the ``prod(K)`` offsets, again
-contiguous runs. Work is split into chunks of whole images, run on the thread pool.
+contiguous runs. Columns are never all materialised: they are copied a few images at a time
+into a buffer that stays in cache, multiplied, and copied again for the backward pass from
+the padded flat input, which is all the layer keeps. Large layers split their images into one
+block per worker thread.
 """
 
 from __future__ import annotations
