@@ -19,6 +19,14 @@ from ndconv.ops import conv as conv_ops
 from ndconv.ops import conv_flat
 
 
+def _count_calls(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[int]:
+    """Wrap ``module.name`` so that each call appends 1 to the returned list."""
+    calls: list[int] = []
+    original = getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *a, **k: calls.append(1) or original(*a, **k))
+    return calls
+
+
 def _draw_conv(draw: st.DrawFn, max_c_in: int, max_batch: int, max_spatial: int) -> dict:
     """A small conv configuration of rank 1-3: shapes of x and w, dilation and padding."""
     rank = draw(st.integers(1, 3))
@@ -65,9 +73,7 @@ def test_few_channels_fast_path_matches_general_path(cfg: dict) -> None:
 
 
 def test_fast_path_is_taken_only_without_input_gradient(monkeypatch) -> None:
-    calls = []
-    original = conv_ops._conv_valid_few_channels
-    monkeypatch.setattr(conv_ops, "_conv_valid_few_channels", lambda *a: calls.append(1) or original(*a))
+    calls = _count_calls(monkeypatch, conv_ops, "_conv_valid_few_channels")
     x = np.ones((1, 1, 5, 5))
     w = nc.tensor(np.ones((2, 1, 3, 3)), requires_grad=True)
     F.conv(nc.tensor(x), w, stride=2)
@@ -110,9 +116,7 @@ def test_flat_route_matches_general_path(cfg: dict) -> None:
 
 
 def test_flat_route_is_taken_for_few_channels_at_stride_1(monkeypatch) -> None:
-    calls = []
-    original = conv_flat.conv_valid_flat
-    monkeypatch.setattr(conv_ops, "conv_valid_flat", lambda *a: calls.append(1) or original(*a))
+    calls = _count_calls(monkeypatch, conv_ops, "conv_valid_flat")
     x = nc.tensor(np.ones((2, conv_flat.FLAT_MAX_CHANNELS, 6, 6)), requires_grad=True)
     F.conv(x, nc.tensor(np.ones((3, conv_flat.FLAT_MAX_CHANNELS, 3, 3))))
     assert calls == [1]
@@ -173,9 +177,7 @@ def test_threaded_chunks_match_sequential_chunks(monkeypatch, route: str) -> Non
     x = rng.standard_normal((6, c_in, 12, 12)).astype(np.float32)
     w = (rng.standard_normal((5, c_in, 3, 3)) / np.sqrt(9 * c_in)).astype(np.float32)
     g = rng.standard_normal((6, 5, 12 // stride, 12 // stride)).astype(np.float32)
-    calls = []
-    original = backend.map_chunks
-    monkeypatch.setattr(conv_ops, "map_chunks", lambda *a, **k: calls.append(1) or original(*a, **k))
+    calls = _count_calls(monkeypatch, conv_ops, "map_chunks")
     results = {}
     for threads in ("1", "2"):
         monkeypatch.setenv("NDCONV_NUM_THREADS", threads)
@@ -482,9 +484,7 @@ def test_winograd_route_matches_general_path(cfg: dict, dtype: type, tile: int) 
 
 def test_winograd_route_is_taken_for_3x3_stride_1_many_channels(monkeypatch) -> None:
     monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_TILES", 4)
-    calls = []
-    original = conv_ops.winograd_forward
-    monkeypatch.setattr(conv_ops, "winograd_forward", lambda *a: calls.append(1) or original(*a))
+    calls = _count_calls(monkeypatch, conv_ops, "winograd_forward")
     c = conv_ops.WINOGRAD_MIN_CHANNELS
     x = nc.tensor(np.ones((1, c, 6, 6)), requires_grad=True)
     F.conv(x, nc.tensor(np.ones((2, c, 3, 3))), padding=1).backward(np.ones((1, 2, 6, 6)))
@@ -528,9 +528,7 @@ def test_batch_norm_and_relu_split_across_workers_match_one_block(monkeypatch, l
 
 def test_winograd_route_is_not_taken_in_float16(monkeypatch) -> None:
     monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_TILES", 1)
-    calls = []
-    original = conv_ops.winograd_forward
-    monkeypatch.setattr(conv_ops, "winograd_forward", lambda *a: calls.append(1) or original(*a))
+    calls = _count_calls(monkeypatch, conv_ops, "winograd_forward")
     c = conv_ops.WINOGRAD_MIN_CHANNELS
     F.conv(nc.tensor(np.ones((1, c, 6, 6), np.float16)), nc.tensor(np.ones((2, c, 3, 3), np.float16)))
     assert calls == []

@@ -5,6 +5,7 @@
 (25, 25)
 """
 
+from . import kernels
 from .conv_matrix import conv_matrix
 from .equivariance import shift_equivariance_error
 from .kernels import (
@@ -24,16 +25,7 @@ from .summary import Summary, meta_init, summary
 
 __all__ = [
     "conv_matrix",
-    "compose_kernels",
-    "compose_weights",
-    "sobel",
-    "prewitt",
-    "scharr",
-    "laplacian",
-    "gaussian",
-    "box",
-    "sharpen",
-    "edges",
+    *kernels.__all__,
     "shift_equivariance_error",
     "summary",
     "Summary",

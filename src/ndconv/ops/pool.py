@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Tensor, is_grad_enabled, record
+from ..backend import in_layout_of
 from .window import offset_slices, valid_out_shape
 
 __all__ = ["max_pool_padded", "window_sum", "adaptive_max_1d", "adaptive_bounds", "max_unpool_flat"]
@@ -138,10 +139,7 @@ def max_pool_padded(
     def vjp(g: np.ndarray) -> tuple[np.ndarray]:
         if arg is None:  # cannot happen: ``record`` keeps this VJP exactly when ``track`` is set
             raise RuntimeError("max_pool: the forward pass did not record the argmax the backward needs.")
-        ordered = np.empty_like(arg, g.dtype)  # laid out like the output
-        if g.strides != ordered.strides:  # one copy, so that every pass below walks memory in order
-            np.copyto(ordered, g)
-            g = ordered
+        g = in_layout_of(g, arg)  # at most one copy, so that every pass below walks memory in order
         make = np.empty_like if tiles else np.zeros_like
         gp = make(xd, g.dtype, shape=padded_shape)  # laid out like ``x``
         _route(g, arg, slices, gp, add=not disjoint)

@@ -16,6 +16,7 @@ matplotlib is imported only when a figure is drawn.
 (13, 19)
 """
 
+from . import plots
 from .capture import capture, leaf_layers
 from .feature_vis import irfftn, spectrum_scale, visualize_feature
 from .plots import (
@@ -31,12 +32,7 @@ from .saliency import saliency
 __all__ = [
     "capture",
     "leaf_layers",
-    "feature_maps",
-    "filters",
-    "filter_grid_array",
-    "training_curves",
-    "confusion_matrix",
-    "plot_confusion_matrix",
+    *plots.__all__,
     "visualize_feature",
     "irfftn",
     "spectrum_scale",
