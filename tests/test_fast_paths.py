@@ -107,7 +107,7 @@ def test_flat_route_matches_general_path(cfg: dict) -> None:
     with pytest.MonkeyPatch.context() as mp:
         if cfg["small_chunks"]:
             mp.setattr(conv_flat, "STREAM_BYTES", 1)
-            mp.setattr(conv_flat, "STREAM_BYTES_INPUT_GRAD", 1)
+            mp.setattr(conv_flat, "INPUT_GRAD_BYTES", 1)
         fast = _conv_and_grads(cfg)
         mp.setattr(conv_flat, "FLAT_MAX_CHANNELS", 0)  # every layer takes the general path
         simple = _conv_and_grads(cfg)
@@ -200,6 +200,38 @@ def test_map_chunks_keeps_order_and_runs_sequentially_when_asked(monkeypatch) ->
     monkeypatch.setenv("NDCONV_NUM_THREADS", "two")
     with pytest.raises(ValueError, match="NDCONV_NUM_THREADS.*'two'"):
         backend.num_workers()
+
+
+def test_map_chunks_caller_and_pool_thread_both_work_and_errors_surface(monkeypatch) -> None:
+    pytest.importorskip("threadpoolctl")  # without it the engine never threads
+    import threading
+
+    from ndconv import backend
+
+    monkeypatch.setenv("NDCONV_NUM_THREADS", "2")
+    barrier = threading.Barrier(2, timeout=10)
+
+    def meet(i: int) -> str:  # passes only if two threads run chunks at the same time
+        barrier.wait()
+        return threading.current_thread().name
+
+    names = backend.map_chunks(meet, [0, 1])
+    assert threading.current_thread().name in names  # the caller took a chunk itself
+    assert any(name.startswith("ndconv") for name in names)  # and a pool thread the other
+
+    def nested(i: int) -> list[int]:  # a pool inside a chunk runs inline, in order
+        return backend.map_chunks(lambda j: 10 * i + j, [0, 1, 2])
+
+    assert backend.map_chunks(nested, [1, 2, 3, 4]) == [[10 * i + j for j in range(3)] for i in (1, 2, 3, 4)]
+
+    def fail(i: int) -> int:
+        if i == 3:
+            raise ArithmeticError(f"chunk {i}")
+        return i
+
+    with pytest.raises(ArithmeticError, match="chunk 3"):
+        backend.map_chunks(fail, list(range(6)))
+    assert backend.map_chunks(lambda i: i, list(range(5))) == list(range(5))  # pool still usable
 
 
 # --- max pool: the tiling and disjoint fast paths against the per-offset first-max rule ------

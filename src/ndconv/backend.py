@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import itertools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -87,7 +88,11 @@ def _controller() -> Any:
 def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], parallel: bool = True) -> list[R]:
     """Return ``[fn(c) for c in chunks]``, on the worker pool if ``parallel`` and available.
 
-    Results keep the order of ``chunks``, so sums over them are deterministic.
+    The calling thread works too: it and ``workers - 1`` pool threads take the next chunk in
+    turn until none is left. (Handing every chunk to the pool instead left the caller idle and,
+    measured on a 2-core VM, a woken pool thread could start a whole chunk late: LeNet's second
+    layer took 1.9 ms after any pause against 1.3 ms back to back.) Results keep the order of
+    ``chunks``, whichever thread computed them, so sums over them are deterministic.
     """
     workers = num_workers()
     if not (parallel and workers > 1 and len(chunks) > 1 and _hold_blas()):
@@ -96,10 +101,29 @@ def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], parallel: bool = True)
         return [fn(c) for c in chunks]
     global _pool
     with _lock:
-        if _pool is None or _pool._max_workers != workers:  # noqa: SLF001
-            _pool = ThreadPoolExecutor(workers, thread_name_prefix="ndconv", initializer=_mark)
+        if _pool is None or _pool._max_workers != workers - 1:  # noqa: SLF001
+            _pool = ThreadPoolExecutor(workers - 1, thread_name_prefix="ndconv", initializer=_mark)
         pool = _pool
-    return list(pool.map(fn, chunks))
+    results: list[Any] = [None] * len(chunks)
+    order = itertools.count()  # next() on it is atomic: each index is taken once
+
+    def drain() -> None:
+        i = next(order)
+        while i < len(chunks):
+            results[i] = fn(chunks[i])
+            i = next(order)
+
+    helpers = [pool.submit(drain) for _ in range(min(workers, len(chunks)) - 1)]
+    _local.in_pool = True  # a map_chunks inside fn runs inline, as on the pool's threads
+    try:
+        drain()
+    finally:
+        _local.in_pool = False
+        for helper in helpers:  # wait for every helper, even if this thread's chunk raised
+            helper.exception()
+    for helper in helpers:
+        helper.result()  # re-raise a helper's exception
+    return results
 
 
 def row_blocks(a: Any) -> list[slice]:

@@ -14,12 +14,14 @@ over whole padded rows, ``O_0 * prod(S_pad[1:])`` positions per image instead of
 ``prod(O)``; the positions past the valid output in the trailing axes are computed and
 dropped (at most 1.4x extra work for LeNet's 5x5 on 14x14, 1.06x for 3x3 on 32x32).
 
-The gradient uses the same columns: ``dW = dY @ cols^T`` (``dY`` zero at the dropped
-positions) and the input gradient adds ``W^T @ dY`` back at the ``prod(K)`` offsets, again
-contiguous runs. Columns are never all materialised: they are copied a few images at a time
-into a buffer that stays in cache, multiplied, and copied again for the backward pass from
-the padded flat input, which is all the layer keeps. Large layers split their images into one
-block per worker thread.
+The weight gradient uses the same columns: ``dW = dY @ cols^T`` (``dY`` zero at the dropped
+positions). The input gradient ``dx[c, q] = sum_{o,k} w[o, c, k] dY[o, q - off_k]`` lays
+``dY`` on the padded grid and stacks it shifted by the last kernel axis's offsets only
+(``K_last*C_out`` rows), so one GEMM gives a row per input channel and leading-axis offset,
+and ``dx`` is a few shifted adds of long rows (:func:`_input_grad`). Columns are never all
+materialised: they are copied a few images at a time into a buffer that stays in cache,
+multiplied, and copied again for the backward pass from the padded flat input, which is all
+the layer keeps. Large layers split their images into one block per worker thread.
 """
 
 from __future__ import annotations
@@ -41,10 +43,12 @@ __all__ = ["FLAT_MAX_CHANNELS", "flat_route_applies", "conv_valid_flat"]
 FLAT_MAX_CHANNELS = 16
 # Work is split into one block of whole images per thread; each block's columns are built and
 # used a few images at a time, in a buffer that stays in the core's cache (measured on 2 cores:
-# 3x faster than building every column first for LeNet's first layer). The input gradient adds
-# back prod(K) runs per sub-block, so it takes larger sub-blocks (fewer, longer adds).
+# 3x faster than building every column first for LeNet's first layer). The input gradient
+# works through its positions in runs whose stacked gradient and GEMM result take about
+# INPUT_GRAD_BYTES (measured, LeNet's second layer at batch 128: 1 MiB 2.7 ms for both
+# gradients, 256 KiB 3.6 ms; it was 3.1 ms when it added W^T dY back at all 25 offsets).
 STREAM_BYTES = 1 << 18
-STREAM_BYTES_INPUT_GRAD = 1 << 24
+INPUT_GRAD_BYTES = 1 << 20
 # Below this many multiply-adds per product the layer runs on one thread: a second costs more
 # than it saves (measured: the default `ndconv train`, LeNet-5 at batch 64 with 9M and 22M,
 # trains in 6.9 s on one thread per layer against 7.4-7.9 s with its second layer on two;
@@ -78,6 +82,10 @@ class _Plan:
         self.inner = tuple(slice(lo, lo + s) for s, (lo, _) in zip(spatial, pads))
         self.valid = (slice(None),) * 3 + tuple(slice(0, o) for o in self.out[1:])  # (C, N, O_0, ...)
         self.grid = (self.out[0],) + self.padded[1:]  # the positions of one image, as a grid
+        # The input gradient splits each offset into the last kernel axis's step and the rest:
+        # ``outer`` lists the offsets of the leading kernel axes (just 0 for a 1-D kernel).
+        self.outer = [sum(k * st for k, st in zip(idx, self.steps)) for idx in np.ndindex(*kernel[:-1])]
+        self.out_region = (slice(None),) * 2 + tuple(slice(0, o) for o in self.out)  # (C, N, *P)
 
     def runs(self, flat: np.ndarray, nb: int, offset: int, length: int) -> np.ndarray:
         """View (C, nb, length) of ``flat``: each of ``nb`` images' run of ``length`` at ``offset``."""
@@ -118,6 +126,50 @@ def _sub_blocks(nb: int, plan: _Plan, rows: int, item: int, budget: int) -> list
         return [(s, min(s + step, nb), 0, plan.span) for s in range(0, nb, step)]
     step = max(1, budget // (rows * item))
     return [(i, i + 1, p, min(p + step, plan.span)) for i in range(nb) for p in range(0, plan.span, step)]
+
+
+def _input_grad(gv: np.ndarray, w_outer: np.ndarray, plan: _Plan, budget: int) -> np.ndarray:
+    """The input gradient (C, nb*plane) on the padded flat grid from ``gv`` (C_out, nb, *O).
+
+    ``dx[c, q] = sum_{o,k} w[o, c, k] G[o, q - off_k]`` with ``G`` the output gradient laid on
+    the padded grid (zero off the valid outputs, and before the first image, so that every
+    read that wraps around a row or an image lands on a zero). Split ``off_k`` into an outer
+    offset (leading kernel axes) and ``j * s`` (last axis, step ``s``): stacking ``G`` shifted
+    by each ``j * s`` gives ``K_last*C_out`` rows, one GEMM with ``w`` gives, per outer offset
+    and input channel, a row ``T``, and ``dx[c, q] = sum_outer T[outer, c, q - outer]`` is a
+    few shifted adds of long contiguous rows. Positions are processed in runs of ``length``;
+    each run computes ``T`` over ``ext`` extra positions before it (the largest outer offset).
+    """
+    c_out, nb = gv.shape[:2]
+    k_last, step = plan.kernel[-1], plan.steps[-1]
+    head, ext, total = plan.tail, plan.outer[-1], nb * plan.plane
+    gfull = np.zeros((c_out, head + total), gv.dtype)
+    gfull[:, head:].reshape((c_out, nb) + plan.padded)[plan.out_region] = gv
+    n_outer = len(plan.outer)
+    c = w_outer.shape[0] // n_outer
+    per_position = (k_last * c_out + n_outer * c) * gv.itemsize
+    length = min(total, max(budget // per_position, 8 * ext, 1))
+    stack_buf = np.empty(k_last * c_out * (length + ext), gv.dtype)
+    t_buf = np.empty(n_outer * c * (length + ext), gv.dtype)
+    dflat = np.empty((c, total), gv.dtype)
+    for q0 in range(0, total, length):
+        q1 = min(q0 + length, total)
+        span = q1 - q0 + ext
+        stack = stack_buf[: k_last * c_out * span].reshape(k_last, c_out, span)
+        for j in range(k_last):  # stack[j, o, i] = G[o, q0 - ext + i - j*step]
+            start = q0 + (k_last - 1 - j) * step
+            stack[j] = gfull[:, start : start + span]
+        t = t_buf[: n_outer * c * span].reshape(n_outer * c, span)
+        np.matmul(w_outer, stack.reshape(k_last * c_out, span), out=t)
+        t3 = t.reshape(n_outer, c, span)
+        d = dflat[:, q0:q1]
+        for i, off in enumerate(plan.outer):
+            run = t3[i, :, ext - off : ext - off + q1 - q0]
+            if i == 0:
+                np.copyto(d, run)
+            else:
+                d += run
+    return dflat
 
 
 def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
@@ -168,31 +220,28 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
         gb = None
         if bias is not None and bias.requires_grad:
             gb = g.sum(axis=(0,) + tuple(range(2, g.ndim)))
+        # (C*n_outer, K_last*C_out): row (outer offset, c), column (last-axis offset, o)
+        w_outer = wd.reshape((c_out, c, len(plan.outer), plan.kernel[-1])).transpose(2, 1, 3, 0).reshape(
+            len(plan.outer) * c, -1) if gx is not None else None
 
         def backward(b: slice) -> np.ndarray | None:
             nb = b.stop - b.start
+            gb = g[b].swapaxes(0, 1)  # (C_out, nb, *O)
+            if gx is not None:
+                dflat = _input_grad(gb, w_outer, plan, INPUT_GRAD_BYTES)
+                inner = dflat.reshape((c, nb) + plan.padded)
+                gx[b] = inner[(slice(None),) * 2 + plan.inner].swapaxes(0, 1)
+            if not w.requires_grad:
+                return None
             gc = np.zeros((c_out, nb) + plan.grid, g.dtype)  # zero at the dropped positions
-            gc[plan.valid] = g[b].swapaxes(0, 1)
+            gc[plan.valid] = gb
             gm = gc.reshape(c_out, -1)
             view = _column_view(flats[b.start], plan, nb)
-            budget = STREAM_BYTES if gx is None else STREAM_BYTES_INPUT_GRAD
-            subs = _sub_blocks(nb, plan, rows, xd.itemsize, budget)
+            subs = _sub_blocks(nb, plan, rows, xd.itemsize, STREAM_BYTES)
             buf = np.empty((rows, (subs[0][1] - subs[0][0]) * (subs[0][3] - subs[0][2])), xd.dtype)
-            gwm = np.zeros((rows, c_out), g.dtype) if w.requires_grad else None
-            dflat = np.zeros((c, nb * plan.plane + plan.tail), g.dtype) if gx is not None else None
+            gwm = np.zeros((rows, c_out), g.dtype)
             for s, e, p, q in subs:
-                gs = gm[:, s * plan.span + p : (e - 1) * plan.span + q]
-                if gwm is not None:
-                    gwm += columns(view, buf, s, e, p, q) @ gs.T  # (C*K, C_out)
-                if dflat is not None:  # dx: W^T dY added back at every kernel offset
-                    contrib = (wm.T @ gs).reshape(c, len(plan.offsets), e - s, q - p)
-                    part = dflat[:, s * plan.plane + p :]
-                    for k, off in enumerate(plan.offsets):
-                        run = plan.runs(part, e - s, off, q - p)  # one offset's runs are disjoint
-                        run += contrib[:, k]
-            if gx is not None and dflat is not None:
-                inner = dflat[:, : nb * plan.plane].reshape((c, nb) + plan.padded)
-                gx[b] = inner[(slice(None),) * 2 + plan.inner].swapaxes(0, 1)
+                gwm += columns(view, buf, s, e, p, q) @ gm[:, s * plan.span + p : (e - 1) * plan.span + q].T
             return gwm
 
         parts = map_chunks(backward, blocks)
