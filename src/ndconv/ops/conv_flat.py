@@ -227,7 +227,7 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
         def backward(b: slice) -> np.ndarray | None:
             nb = b.stop - b.start
             gb = g[b].swapaxes(0, 1)  # (C_out, nb, *O)
-            if gx is not None:
+            if gx is not None and w_outer is not None:
                 dflat = _input_grad(gb, w_outer, plan, INPUT_GRAD_BYTES)
                 inner = dflat.reshape((c, nb) + plan.padded)
                 gx[b] = inner[(slice(None),) * 2 + plan.inner].swapaxes(0, 1)
