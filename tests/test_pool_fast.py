@@ -104,6 +104,10 @@ CONFIGS = [  # (shape, kernel, stride, dilation, pads)
     ((2, 2, 7, 7), (2, 2), (1, 1), (2, 2), ((0, 1), (1, 0))),  # overlapping, dilated
     ((3, 2, 9), (3,), (2,), (1,), ((1, 1),)),  # 1-D
     ((2, 2, 4, 5, 6), (2, 2, 2), (2, 2, 2), (1, 1, 1), ((0, 0), (0, 1), (0, 0))),  # 3-D
+    ((2, 3, 4, 6, 4), (2, 3, 2), (2, 3, 2), (1, 1, 1), ((0, 0), (0, 0), (0, 0))),  # 3-D tiles
+    ((2, 3, 6, 9), (3, 3), (3, 3), (1, 1), ((0, 0), (0, 0))),  # 3x3 tiles
+    ((2, 3, 4, 8), (1, 2), (1, 2), (1, 1), ((0, 0), (0, 0))),  # 1x2 tiles
+    ((3, 2, 10), (2,), (2,), (1,), ((0, 0),)),  # 1-D tiles
 ]
 
 
@@ -134,6 +138,32 @@ def test_fast_max_pool_matches_the_window_reference(config: tuple, x_last: bool,
     g = channels_last(g) if g_last else g
     gx = check_against_window_reference(x, g, kernel, stride, dilation, pads)
     assert gx.strides == x.strides  # the gradient keeps the input's layout
+
+
+@pytest.mark.parametrize("config", [CONFIGS[0], CONFIGS[3]], ids=["tiles", "overlapping"])
+def test_pool_split_over_the_batch_on_two_threads_matches_the_reference(monkeypatch, config: tuple) -> None:
+    pytest.importorskip("threadpoolctl")  # without it the engine never threads
+    from ndconv import backend
+    from ndconv.ops import pool
+
+    monkeypatch.setenv("NDCONV_NUM_THREADS", "2")
+    monkeypatch.setattr(pool, "PARALLEL_MIN_ELEMENTS", 0)
+    blocks = []
+    monkeypatch.setattr(pool, "row_blocks", lambda a, m: blocks.append(backend.row_blocks(a, m)) or blocks[-1])
+    shape, kernel, stride, dilation, pads = config
+    rng = np.random.default_rng(7)
+    x = channels_last(tied_data(rng, (5,) + shape[1:], np.float32, special=0.1))
+    g = tied_data(rng, pooled_shape(x, kernel, stride, dilation, pads), np.float32, special=0.1)
+    check_against_window_reference(x, g, kernel, stride, dilation, pads)
+    assert len(blocks[0]) == 2  # the forward ran as two blocks of the batch
+
+
+def test_a_tiled_pool_of_an_input_in_neither_memory_order() -> None:
+    rng = np.random.default_rng(5)
+    base = tied_data(rng, (3, 2, 8, 6), np.float32, special=0.1)
+    x = base.transpose(1, 0, 3, 2)[:, :, ::-1]  # (2, 3, 6, 8): neither NCHW nor channels-last
+    g = tied_data(rng, (2, 3, 3, 4), np.float32, special=0.1)
+    check_against_window_reference(x, g, (2, 2), (2, 2), (1, 1), ((0, 0), (0, 0)))
 
 
 def test_signed_zeros_tie_and_the_first_wins() -> None:

@@ -126,13 +126,14 @@ def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], parallel: bool = True)
     return results
 
 
-def row_blocks(a: Any) -> list[slice]:
-    """Split axis 0 of ``a`` into one slice per worker if ``a`` is large, else ``[slice(None)]``.
+def row_blocks(a: Any, min_elements: int | None = None) -> list[slice]:
+    """Split axis 0 of ``a`` into one slice per worker if ``a`` has ``min_elements`` (default
+    ``ROW_BLOCK_MIN_ELEMENTS``) or more, else ``[slice(None)]``.
 
     For memory-bound element-wise passes (batch norm, ReLU): run ``map_chunks`` over the
     slices; each slice of a C- or channels-last array is one contiguous block.
     """
-    if a.size < ROW_BLOCK_MIN_ELEMENTS:
+    if a.size < (ROW_BLOCK_MIN_ELEMENTS if min_elements is None else min_elements):
         return [slice(None)]
     workers = num_workers()
     n = a.shape[0] if a.ndim else 1

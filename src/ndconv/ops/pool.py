@@ -23,12 +23,18 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Tensor, is_grad_enabled, record
-from ..backend import in_layout_of
+from ..backend import in_layout_of, map_chunks, row_blocks
 from .window import offset_slices, valid_out_shape
 
 __all__ = ["max_pool_padded", "window_sum", "adaptive_max_1d", "adaptive_bounds", "max_unpool_flat"]
 
 Ints = Sequence[int]
+
+
+# A max-pool over this many input elements or more runs on the worker threads, a block of the
+# batch each (measured on 2 cores, LeNet's first pool, (128, 6, 28, 28) = 602K elements: 0.78 ->
+# 0.46 ms; its second, 205K: 0.30 -> 0.37 ms, slower). The backward's routing did not gain.
+PARALLEL_MIN_ELEMENTS = 1 << 19
 
 
 @lru_cache(maxsize=256)
@@ -124,7 +130,10 @@ def max_pool_padded(
     best = np.empty_like(xp[slices[0]])  # (N, C, *out_shape), laid out like ``xp``
     track = return_indices or (is_grad_enabled() and x.requires_grad)
     arg = np.empty_like(best, dtype=np.min_scalar_type(len(slices))) if track else None
-    _max_and_first_argmax(xp, slices, best, arg)
+    def pool_block(b: slice) -> None:  # windows never cross images: blocks of the batch are independent
+        _max_and_first_argmax(xp[b], slices, best[b], None if arg is None else arg[b])
+
+    map_chunks(pool_block, row_blocks(xp, PARALLEL_MIN_ELEMENTS))
     padded_shape = xp.shape  # the backward needs only ``arg``, not ``xp``
 
     disjoint = all(d == 1 and st >= k for st, d, k in zip(stride, dilation, kernel))
