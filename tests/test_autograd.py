@@ -241,3 +241,55 @@ def test_backward_of_a_one_element_tensor_defaults_to_one():
     x = leaf([[2.0]])
     (x * 3.0).backward()  # shape (1, 1): one element
     np.testing.assert_allclose(x.grad, [[3.0]])
+
+
+# --- deferred gradients: a VJP may hand back a gradient still being computed ----------------
+
+
+def _scale_by(x, w, defer_it: bool):
+    """y = x * w (w a scalar tensor); w's gradient handed back through ``backend.defer``."""
+    from ndconv import backend
+    from ndconv.autograd import record
+
+    def vjp(g):
+        gw = lambda: np.asarray((g * x.data).sum())  # noqa: E731
+        return g * w.data, backend.defer(gw) if defer_it else gw()
+
+    return record(x.data * w.data, (x, w), vjp, "scale_by")
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_deferred_leaf_gradient_equals_the_immediate_one(monkeypatch, threads: str) -> None:
+    monkeypatch.setenv("NDCONV_NUM_THREADS", threads)
+    grads = []
+    for defer_it in (False, True):
+        x = nc.tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True)
+        w = nc.tensor(np.array(0.5), requires_grad=True)
+        # w is used twice: one deferred and one immediate contribution, summed at its turn
+        y = _scale_by(_scale_by(x, w, defer_it), w, False)
+        y.sum().backward()
+        grads.append((x.grad, w.grad))
+    (x0, w0), (x1, w1) = grads
+    np.testing.assert_array_equal(x1, x0)
+    np.testing.assert_array_equal(w1, w0)
+    assert float(w1) == pytest.approx(2 * 0.5 * np.arange(1.0, 7.0).sum())
+
+
+def test_deferred_gradient_of_a_non_leaf_is_collected_at_once_and_errors_surface(monkeypatch) -> None:
+    from ndconv import backend
+    from ndconv.autograd import record
+
+    monkeypatch.setenv("NDCONV_NUM_THREADS", "2")
+    x = nc.tensor(np.ones(3), requires_grad=True)
+    h = x * 2.0  # a non-leaf: its gradient must flow on to x
+    y = record(h.data * 3.0, (h,), lambda g: (backend.defer(lambda: g * 3.0),), "triple")
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full(3, 6.0))
+
+    def broken():
+        raise FloatingPointError("from the pool")
+
+    w = nc.tensor(np.ones(2), requires_grad=True)
+    z = record(w.data * 1.0, (w,), lambda g: (backend.defer(broken),), "broken")
+    with pytest.raises(FloatingPointError, match="from the pool"):
+        z.sum().backward()

@@ -191,6 +191,26 @@ def test_threaded_chunks_match_sequential_chunks(monkeypatch, route: str) -> Non
         np.testing.assert_allclose(two, one, rtol=0, atol=2e-5 * np.abs(one).max())
 
 
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_flat_route_deferred_weight_gradient_is_the_immediate_one(monkeypatch, threads: str) -> None:
+    """With an input gradient to compute the flat route hands dW to a pool thread; without one it
+    computes dW at once. The same blocks are summed in the same order: equal to the last bit."""
+    monkeypatch.setenv("NDCONV_NUM_THREADS", threads)
+    monkeypatch.setattr(conv_flat, "PARALLEL_MIN_MACS", 0)  # one block per thread
+    deferred = _count_calls(monkeypatch, conv_flat, "defer")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 3, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((6, 4, 9, 9)).astype(np.float32)
+    grads = []
+    for x_grad in (False, True):
+        wt = nc.tensor(w, requires_grad=True)
+        F.conv(nc.tensor(x, requires_grad=x_grad), wt, padding=1).backward(g)
+        grads.append(wt.grad)
+    assert len(deferred) == 1  # only the layer with an input gradient deferred its dW
+    np.testing.assert_array_equal(grads[1], grads[0])
+
+
 def test_map_chunks_keeps_order_and_runs_sequentially_when_asked(monkeypatch) -> None:
     from ndconv import backend
 

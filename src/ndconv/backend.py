@@ -32,11 +32,13 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-__all__ = ["num_workers", "map_chunks", "row_blocks", "in_layout_of", "keep_freed_memory"]
+__all__ = [
+    "num_workers", "map_chunks", "defer", "Deferred", "row_blocks", "in_layout_of", "keep_freed_memory",
+]
 
 # Element-wise passes over arrays at least this large are split across the workers (measured
 # on 2 cores: a multiply over 4M float32 1.8x faster on two threads; below ~1M the thread
@@ -85,25 +87,33 @@ def _controller() -> Any:
     return _blas or None
 
 
+def _get_pool() -> ThreadPoolExecutor | None:
+    """The pool of ``workers - 1`` threads (the caller is the other worker), or None when the
+    engine does not thread here (one worker, no threadpoolctl, or already on a pool thread)."""
+    global _pool
+    workers = num_workers()
+    if workers == 1 or getattr(_local, "in_pool", False) or not _hold_blas():
+        return None
+    with _lock:
+        if _pool is None or _pool._max_workers != workers - 1:  # noqa: SLF001
+            _pool = ThreadPoolExecutor(workers - 1, thread_name_prefix="ndconv", initializer=_mark)
+        return _pool
+
+
 def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], parallel: bool = True) -> list[R]:
     """Return ``[fn(c) for c in chunks]``, on the worker pool if ``parallel`` and available.
 
     The calling thread works too: it and ``workers - 1`` pool threads take the next chunk in
     turn until none is left. (Handing every chunk to the pool instead left the caller idle and,
     measured on a 2-core VM, a woken pool thread could start a whole chunk late: LeNet's second
-    layer took 1.9 ms after any pause against 1.3 ms back to back.) Results keep the order of
-    ``chunks``, whichever thread computed them, so sums over them are deterministic.
+    layer took 1.9 ms after any pause against 1.3 ms back to back.) A pool thread still busy
+    with a :func:`defer`-red job when the caller has taken every chunk is not waited for.
+    Results keep the order of ``chunks``, whichever thread computed them, so sums over them
+    are deterministic.
     """
-    workers = num_workers()
-    if not (parallel and workers > 1 and len(chunks) > 1 and _hold_blas()):
+    pool = _get_pool() if parallel and len(chunks) > 1 else None
+    if pool is None:
         return [fn(c) for c in chunks]
-    if getattr(_local, "in_pool", False):
-        return [fn(c) for c in chunks]
-    global _pool
-    with _lock:
-        if _pool is None or _pool._max_workers != workers - 1:  # noqa: SLF001
-            _pool = ThreadPoolExecutor(workers - 1, thread_name_prefix="ndconv", initializer=_mark)
-        pool = _pool
     results: list[Any] = [None] * len(chunks)
     order = itertools.count()  # next() on it is atomic: each index is taken once
 
@@ -113,17 +123,50 @@ def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], parallel: bool = True)
             results[i] = fn(chunks[i])
             i = next(order)
 
-    helpers = [pool.submit(drain) for _ in range(min(workers, len(chunks)) - 1)]
+    helpers = [pool.submit(drain) for _ in range(min(num_workers(), len(chunks)) - 1)]
     _local.in_pool = True  # a map_chunks inside fn runs inline, as on the pool's threads
     try:
         drain()
     finally:
         _local.in_pool = False
-        for helper in helpers:  # wait for every helper, even if this thread's chunk raised
-            helper.exception()
+        for helper in helpers:  # a helper that never started has nothing left to do
+            if not helper.cancel():
+                helper.exception()  # wait for it, even if this thread's chunk raised
     for helper in helpers:
-        helper.result()  # re-raise a helper's exception
+        if not helper.cancelled():
+            helper.result()  # re-raise a helper's exception
     return results
+
+
+class Deferred(Generic[R]):
+    """A value being computed on a pool thread while the caller goes on; see :func:`defer`."""
+
+    def __init__(self, fn: Callable[[], R]) -> None:
+        pool = _get_pool()
+        self._fn: Callable[[], R] | None = fn
+        self._future = pool.submit(fn) if pool is not None else None
+        if self._future is not None:
+            self._fn = None  # the pool holds the job (and what it uses) only until it is done
+        self._value: R | None = None
+
+    def result(self) -> R:
+        """Wait for the value (computing it here if no pool thread took it) and return it."""
+        if self._future is not None:
+            return self._future.result()
+        if self._fn is not None:
+            self._value, self._fn = self._fn(), None
+        return self._value  # type: ignore[return-value]
+
+
+def defer(fn: Callable[[], R]) -> Deferred[R]:
+    """Start ``fn()`` on a pool thread and return at once; ``.result()`` gives its value.
+
+    Without a pool it runs when ``.result()`` is first called. Either way ``fn`` is the same
+    code on the same data, so the value does not depend on the thread count. The backward
+    pass uses this for weight gradients nothing downstream needs: the pool thread computes
+    one while the calling thread backpropagates into the layers below (:mod:`ndconv.autograd`).
+    """
+    return Deferred(fn)
 
 
 def row_blocks(a: Any, min_elements: int | None = None) -> list[slice]:

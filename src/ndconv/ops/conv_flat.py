@@ -27,13 +27,13 @@ the layer keeps. Large layers split their images into one block per worker threa
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import numpy as np
 
 from ..autograd import Tensor, record
-from ..backend import map_chunks, num_workers
+from ..backend import Deferred, defer, map_chunks, num_workers
 
 __all__ = ["FLAT_MAX_CHANNELS", "flat_route_applies", "conv_valid_flat"]
 
@@ -215,26 +215,16 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
 
     map_chunks(forward, blocks)
 
-    def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    def vjp(g: np.ndarray) -> tuple[np.ndarray | Deferred[np.ndarray] | None, ...]:
         gx = np.empty(xd.shape, xd.dtype) if x.requires_grad else None
         gb = None
         if bias is not None and bias.requires_grad:
             gb = g.sum(axis=(0,) + tuple(range(2, g.ndim)))
-        # (C*n_outer, K_last*C_out): row (outer offset, c), column (last-axis offset, o)
-        w_outer = wd.reshape((c_out, c, len(plan.outer), plan.kernel[-1])).transpose(2, 1, 3, 0).reshape(
-            len(plan.outer) * c, -1) if gx is not None else None
 
-        def backward(b: slice) -> np.ndarray | None:
+        def weight_grad(b: slice) -> np.ndarray:
             nb = b.stop - b.start
-            gb = g[b].swapaxes(0, 1)  # (C_out, nb, *O)
-            if gx is not None and w_outer is not None:
-                dflat = _input_grad(gb, w_outer, plan, INPUT_GRAD_BYTES)
-                inner = dflat.reshape((c, nb) + plan.padded)
-                gx[b] = inner[(slice(None),) * 2 + plan.inner].swapaxes(0, 1)
-            if not w.requires_grad:
-                return None
             gc = np.zeros((c_out, nb) + plan.grid, g.dtype)  # zero at the dropped positions
-            gc[plan.valid] = gb
+            gc[plan.valid] = g[b].swapaxes(0, 1)
             gm = gc.reshape(c_out, -1)
             view = _column_view(flats[b.start], plan, nb)
             subs = _sub_blocks(nb, plan, rows, xd.itemsize, STREAM_BYTES)
@@ -244,12 +234,31 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
                 gwm += columns(view, buf, s, e, p, q) @ gm[:, s * plan.span + p : (e - 1) * plan.span + q].T
             return gwm
 
-        parts = map_chunks(backward, blocks)
+        def summed(parts: Iterable[np.ndarray]) -> np.ndarray:
+            gwm = np.zeros((rows, c_out), wd.dtype)
+            for part in parts:  # in block order: the same result on any thread count
+                gwm += part
+            return gwm.T.reshape(wd.shape)
+
+        if gx is not None:
+            dx = gx
+            # (C*n_outer, K_last*C_out): row (outer offset, c), column (last-axis offset, o)
+            w_outer = wd.reshape((c_out, c, len(plan.outer), plan.kernel[-1])).transpose(2, 1, 3, 0).reshape(
+                len(plan.outer) * c, -1)
+
+            def input_grad(b: slice) -> None:
+                nb = b.stop - b.start
+                dflat = _input_grad(g[b].swapaxes(0, 1), w_outer, plan, INPUT_GRAD_BYTES)
+                dx[b] = dflat.reshape((c, nb) + plan.padded)[(slice(None),) * 2 + plan.inner].swapaxes(0, 1)
+
+            map_chunks(input_grad, blocks)
         if not w.requires_grad:
             return gx, None, gb
-        gwm = np.zeros((rows, c_out), wd.dtype)
-        for part in parts:  # summed in block order: the same result on any thread count
-            gwm += part
-        return gx, gwm.T.reshape(wd.shape), gb
+        if gx is not None:
+            # The layers below still backpropagate: a pool thread computes dW meanwhile (after
+            # dx, which both threads share; measured, LeNet-5's step at batch 128: 0.5 ms less
+            # than computing dW here, and 0.3 ms less than deferring it before dx).
+            return gx, defer(lambda: summed(map(weight_grad, blocks))), gb
+        return gx, summed(map_chunks(weight_grad, blocks)), gb
 
     return record(y, (x, w, bias), vjp, "conv")
