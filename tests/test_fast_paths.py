@@ -211,6 +211,28 @@ def test_flat_route_deferred_weight_gradient_is_the_immediate_one(monkeypatch, t
     np.testing.assert_array_equal(grads[1], grads[0])
 
 
+@pytest.mark.parametrize(("files", "expected"), [
+    ({"index0": ("1", "48K"), "index2": ("2", "2048K"), "index3": ("3", "480M")}, 2 << 20),
+    ({"index1": ("1", "32K"), "index2": ("2", "1M")}, 1 << 20),
+    ({"index2": ("2", "524288")}, 1 << 19),
+    ({"index0": ("1", "32K")}, 1 << 20),  # no L2 listed: the default
+    ({"index2": ("2", "lots")}, 1 << 20),  # unreadable: the default
+])
+def test_l2_cache_size_is_read_from_sysfs(monkeypatch, tmp_path, files: dict, expected: int) -> None:
+    from ndconv import backend
+
+    for name, (level, size) in files.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "level").write_text(level + "\n")
+        (tmp_path / name / "size").write_text(size + "\n")
+    monkeypatch.setattr(backend, "_CACHE_DIR", str(tmp_path))
+    backend.l2_cache_bytes.cache_clear()
+    try:
+        assert backend.l2_cache_bytes() == expected
+    finally:
+        backend.l2_cache_bytes.cache_clear()
+
+
 def test_map_chunks_keeps_order_and_runs_sequentially_when_asked(monkeypatch) -> None:
     from ndconv import backend
 

@@ -33,7 +33,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..autograd import Tensor, record
-from ..backend import Deferred, defer, map_chunks, num_workers
+from ..backend import Deferred, defer, l2_cache_bytes, map_chunks, num_workers
 
 __all__ = ["FLAT_MAX_CHANNELS", "flat_route_applies", "conv_valid_flat"]
 
@@ -42,12 +42,17 @@ __all__ = ["FLAT_MAX_CHANNELS", "flat_route_applies", "conv_valid_flat"]
 # channels channels-last is 2x faster).
 FLAT_MAX_CHANNELS = 16
 # Work is split into one block of whole images per thread; each block's columns are built and
-# used a few images at a time, in a buffer that stays in the core's cache (measured on 2 cores:
-# 3x faster than building every column first for LeNet's first layer). The input gradient
+# used a few images at a time, in a buffer of a quarter of the core's L2 cache, clamped to
+# 256 KiB-1 MiB (measured on 2 cores: 3x faster than building every column first for LeNet's
+# first layer; with a 2 MiB L2, LeNet-5's step at batch 128 10.3 -> 10.0 ms and at batch 64
+# 6.0 -> 5.7 ms going from 256 to 512 KiB, but 11.4 and 6.7 ms at 768 KiB, as the columns and
+# their product no longer stay in L2; smaller buffers also mean more, shorter NumPy calls,
+# and each one hands the GIL to the other thread: LeNet's second layer on two threads, forward,
+# 2.5 ms at 128 KiB, 1.3 at 256, 1.1 at 512). The input gradient
 # works through its positions in runs whose stacked gradient and GEMM result take about
 # INPUT_GRAD_BYTES (measured, LeNet's second layer at batch 128: 1 MiB 2.7 ms for both
 # gradients, 256 KiB 3.6 ms; it was 3.1 ms when it added W^T dY back at all 25 offsets).
-STREAM_BYTES = 1 << 18
+STREAM_BYTES = min(max(l2_cache_bytes() // 4, 1 << 18), 1 << 20)
 INPUT_GRAD_BYTES = 1 << 20
 # Below this many multiply-adds per product the layer runs on one thread: a second costs more
 # than it saves (measured: the default `ndconv train`, LeNet-5 at batch 64 with 9M and 22M,
