@@ -207,7 +207,7 @@ def test_flat_route_deferred_weight_gradient_is_the_immediate_one(monkeypatch, t
         wt = nc.tensor(w, requires_grad=True)
         F.conv(nc.tensor(x, requires_grad=x_grad), wt, padding=1).backward(g)
         grads.append(wt.grad)
-    assert len(deferred) == 1  # only the layer with an input gradient deferred its dW
+    assert len(deferred) == int(threads)  # one job per block, only for the layer with dx
     np.testing.assert_array_equal(grads[1], grads[0])
 
 
@@ -231,6 +231,31 @@ def test_l2_cache_size_is_read_from_sysfs(monkeypatch, tmp_path, files: dict, ex
         assert backend.l2_cache_bytes() == expected
     finally:
         backend.l2_cache_bytes.cache_clear()
+
+
+def test_gather_runs_the_jobs_no_pool_thread_has_started_on_the_caller(monkeypatch) -> None:
+    pytest.importorskip("threadpoolctl")  # without it the engine never threads
+    import threading
+
+    from ndconv import backend
+
+    monkeypatch.setenv("NDCONV_NUM_THREADS", "2")  # one pool thread besides the caller
+    started, release = threading.Event(), threading.Event()
+
+    def hold() -> str:
+        started.set()
+        release.wait(10)
+        return threading.current_thread().name
+
+    busy = backend.defer(hold)
+    assert started.wait(10)  # the pool thread is now busy
+    parts = [backend.defer(lambda i=i: (i, threading.current_thread().name)) for i in range(3)]
+    values = backend.gather(parts)  # none started: all three run here, in order of the list
+    assert values == [(i, threading.current_thread().name) for i in range(3)]
+    release.set()
+    assert busy.result().startswith("ndconv")
+    lazy = backend.Deferred(lambda: threading.current_thread().name, submit=False)
+    assert lazy.result() == threading.current_thread().name == lazy.result()
 
 
 def test_map_chunks_keeps_order_and_runs_sequentially_when_asked(monkeypatch) -> None:

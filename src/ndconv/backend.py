@@ -38,7 +38,7 @@ import numpy as np
 
 __all__ = [
     "num_workers", "map_chunks", "defer", "Deferred", "row_blocks", "in_layout_of", "keep_freed_memory",
-    "l2_cache_bytes",
+    "l2_cache_bytes", "gather",
 ]
 
 # Element-wise passes over arrays at least this large are split across the workers (measured
@@ -166,23 +166,47 @@ def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], parallel: bool = True)
 
 
 class Deferred(Generic[R]):
-    """A value being computed on a pool thread while the caller goes on; see :func:`defer`."""
+    """A value computed on a pool thread while the caller goes on, or later on demand.
 
-    def __init__(self, fn: Callable[[], R]) -> None:
-        pool = _get_pool()
+    ``Deferred(fn)`` submits ``fn`` to the pool (see :func:`defer`); ``Deferred(fn,
+    submit=False)`` only runs it when ``result()`` is first called. A submitted job that no pool
+    thread has started yet when its result is asked for is taken back and run by the caller.
+    """
+
+    def __init__(self, fn: Callable[[], R], submit: bool = True) -> None:
+        pool = _get_pool() if submit else None
         self._fn: Callable[[], R] | None = fn
-        self._future = pool.submit(fn) if pool is not None else None
-        if self._future is not None:
-            self._fn = None  # the pool holds the job (and what it uses) only until it is done
+        self._done = False
         self._value: R | None = None
+        self._future = pool.submit(fn) if pool is not None else None
+        if self._future is not None:  # once the pool has run it, drop it and what it holds
+            self._future.add_done_callback(self._release)
+
+    def _release(self, future: Any) -> None:
+        if not future.cancelled():
+            self._fn = None
+
+    def steal(self) -> None:
+        """Run the job here now if no pool thread has started it (else leave it to the pool)."""
+        if self._future is not None and self._future.cancel():
+            self._future = None
+        if self._future is None and not self._done and self._fn is not None:
+            self._value, self._fn, self._done = self._fn(), None, True
 
     def result(self) -> R:
-        """Wait for the value (computing it here if no pool thread took it) and return it."""
+        """Return the value: wait for the pool thread, or compute it here."""
         if self._future is not None:
             return self._future.result()
-        if self._fn is not None:
-            self._value, self._fn = self._fn(), None
+        self.steal()
         return self._value  # type: ignore[return-value]
+
+
+def gather(parts: Sequence[Deferred[R]]) -> list[R]:
+    """Return the values of ``parts`` in order; the caller first runs, last to first, every
+    part no pool thread has started (the pool takes jobs first to last), then waits for the rest."""
+    for part in reversed(parts):
+        part.steal()
+    return [part.result() for part in parts]
 
 
 def defer(fn: Callable[[], R]) -> Deferred[R]:
