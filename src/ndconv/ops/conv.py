@@ -25,8 +25,9 @@ That input gradient *is* the transposed convolution, so :func:`conv_transpose_va
 same function, and its VJP is :func:`conv_valid` again. Padding is a separate op
 (:mod:`.pad`), except zero padding, which is folded into the layout copy.
 
-**Faster routes, same results.** :func:`conv_valid` hands two kinds of layer to routes that
+**Faster routes, same results.** :func:`conv_valid` hands three kinds of layer to routes that
 compute the same sums in fewer or cheaper steps (each tested against the im2col path):
+stride-1 layers with large kernels to :mod:`.conv_fft` (when the FFT saves enough flops),
 stride-1 layers with few input channels to :mod:`.conv_flat` (im2col on the flattened image,
 contiguous copies), and 2-D 3x3 stride-1 layers with many channels to :mod:`.winograd`
 (4x fewer multiplications). Everything else -- strides, groups, 1x1 -- is im2col here.
@@ -41,6 +42,7 @@ import numpy as np
 
 from ..autograd import Tensor, record
 from ..backend import map_chunks, num_workers
+from .conv_fft import conv_valid_fft, fft_route_applies
 from .conv_flat import conv_valid_flat, flat_route_applies
 from .window import add_windows, windows
 from .winograd import winograd_forward, winograd_weight_grad
@@ -261,6 +263,8 @@ def conv_valid(
     Arguments are assumed validated (see :func:`ndconv.nn.functional.conv`).
     Returns (N, C_out, *O) with the channels-last memory layout used inside.
     """
+    if fft_route_applies(x.shape, w.shape, stride, dilation, groups, zero_pad, x.dtype):  # large kernels
+        return conv_valid_fft(x, w, zero_pad, bias)
     if flat_route_applies(w.shape[1], stride, groups):  # few channels, stride 1
         return conv_valid_flat(x, w, dilation, zero_pad, bias)
     if groups == 1 and w.shape[1] <= FEW_CHANNELS and not x.requires_grad:

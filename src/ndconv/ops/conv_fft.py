@@ -1,0 +1,128 @@
+"""Convolution with large kernels through the FFT ("fft" route).
+
+im2col costs ``prod(K)`` multiply-adds per input channel and output position, so a 15x15
+kernel costs 225 of them; the FFT costs ``O(log L)`` per position whatever the kernel. With
+every array zero-padded to ``L >= S`` (the padded input size), a circular correlation of the
+input with the kernel never wraps around at the ``O = S - K + 1`` valid positions::
+
+    Y[n, o] = sum_c  X[n, c] * conj(W[o, c])        y = irfft(Y)[:O]      (forward)
+    DX[n, c] = sum_o G[n, o] * W[o, c]               dx = irfft(DX)[:S]    (convolution)
+    DW[o, c] = sum_n conj(G[n, o]) * X[n, c]         dw = irfft(DW)[:K]    (correlation)
+
+(capitals are real FFTs over the spatial axes; each sum is, per frequency, one complex matrix
+product). The forward keeps ``X`` and ``W`` for the backward, which transforms ``g`` once for
+both gradients. Stride 1, dilation 1 and one group only; the result equals the im2col path's to
+float rounding (tested against it), and float16 is not taken here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..autograd import Tensor, record
+
+__all__ = ["FFT_ADVANTAGE", "fft_route_applies", "conv_valid_fft", "fast_length", "fft_flop_ratio"]
+
+# The route is taken when the FFT's estimated floating-point work, times this factor, is below
+# the direct convolution's. Measured on 2 cores, forward+backward, layer shapes of ranks 1-3
+# with kernels of 7-255 taps: per flop the FFT route ran 3-21x slower than im2col and GEMM,
+# ~12x typically; with 12 the rule picked the faster route for 10 of the 11 shapes of
+# `benchmarks/fft_conv.py`, the miss (3 -> 16 channels, 11x11) 1.6x slower than direct.
+FFT_ADVANTAGE = 12.0
+
+
+def fft_flop_ratio(x_shape: Sequence[int], w_shape: Sequence[int],
+                   pads: Sequence[tuple[int, int]]) -> float:
+    """Estimated flops of this route over the direct convolution's, forward and backward.
+
+    Direct: ``6 N prod(O) C_in C_out prod(K)``. FFT: ``2N(C_in + C_out) + 2 C_in C_out`` real
+    transforms of ``prod(L)`` points at ``2.5 prod(L) log2 prod(L)`` flops each, and three
+    complex products per frequency (8 flops per multiply-add).
+    """
+    n, c_in = x_shape[:2]
+    c_out, kernel = w_shape[0], tuple(w_shape[2:])
+    spatial = [s + lo + hi for s, (lo, hi) in zip(x_shape[2:], pads)]
+    out = [s - k + 1 for s, k in zip(spatial, kernel)]
+    size = [fast_length(s) for s in spatial]
+    points = math.prod(size)
+    freq = points // size[-1] * (size[-1] // 2 + 1)
+    direct = 6 * n * math.prod(out) * c_in * c_out * math.prod(kernel)
+    transforms = 2 * n * (c_in + c_out) + 2 * c_in * c_out
+    fft = 2.5 * points * math.log2(max(points, 2)) * transforms + 24 * n * freq * c_in * c_out
+    return fft / max(direct, 1)
+
+
+def fft_route_applies(x_shape: Sequence[int], w_shape: Sequence[int], stride: Sequence[int],
+                      dilation: Sequence[int], groups: int, pads: Sequence[tuple[int, int]],
+                      dtype: np.dtype) -> bool:
+    """Return whether :func:`conv_valid_fft` handles this layer (stride 1, dilation 1, one
+    group, float32/float64, and an estimated ``FFT_ADVANTAGE``-fold saving of flops)."""
+    return (groups == 1 and all(s == 1 for s in stride) and all(d == 1 for d in dilation)
+            and dtype in (np.float32, np.float64)
+            and fft_flop_ratio(x_shape, w_shape, pads) * FFT_ADVANTAGE < 1)
+
+
+def fast_length(n: int) -> int:
+    """The smallest ``m >= n`` with no prime factor above 5 (the FFT is fastest on those)."""
+    m = n
+    while True:
+        k = m
+        for p in (2, 3, 5):
+            while k % p == 0:
+                k //= p
+        if k == 1:
+            return m
+        m += 1
+
+
+def _per_frequency(a: np.ndarray) -> np.ndarray:
+    """(A, B, *F) -> (prod(F), A, B): one matrix per frequency, for a batched product."""
+    return np.moveaxis(a.reshape(a.shape[:2] + (-1,)), -1, 0)
+
+
+def _from_frequency(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """(prod(F), A, B) -> (A, B, *F)."""
+    return np.moveaxis(a, 0, -1).reshape(a.shape[1:] + shape)
+
+
+def conv_valid_fft(x: Tensor, w: Tensor, zero_pad: Sequence[tuple[int, int]],
+                   bias: Tensor | None = None) -> Tensor:
+    """Primitive: :func:`ndconv.ops.conv.conv_valid` for stride 1, dilation 1, one group."""
+    xd, wd = x.data, w.data
+    n_sp = wd.ndim - 2
+    kernel = wd.shape[2:]
+    xp = np.pad(xd, [(0, 0), (0, 0), *zero_pad]) if any(map(any, zero_pad)) else xd
+    spatial = xp.shape[2:]
+    out = tuple(s - k + 1 for s, k in zip(spatial, kernel))
+    size = tuple(fast_length(s) for s in spatial)
+    axes = tuple(range(2, 2 + n_sp))
+    xf = np.fft.rfftn(xp, s=size, axes=axes)  # (N, C, *F)
+    wf = np.fft.rfftn(wd, s=size, axes=axes)  # (C_out, C, *F)
+    freq = xf.shape[2:]
+    yf = _per_frequency(xf) @ np.conj(_per_frequency(wf)).transpose(0, 2, 1)  # (F, N, C_out)
+    y = np.fft.irfftn(_from_frequency(yf, freq), s=size, axes=axes)
+    y = np.ascontiguousarray(y[(Ellipsis,) + tuple(slice(0, o) for o in out)], dtype=xd.dtype)
+    if bias is not None:
+        y += bias.data.reshape((-1,) + (1,) * n_sp)
+    del xp, yf
+
+    def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        gf = _per_frequency(np.fft.rfftn(g, s=size, axes=axes))  # (F, N, C_out)
+        gx = gw = gb = None
+        if x.requires_grad:
+            dxf = gf @ _per_frequency(wf)  # (F, N, C)
+            dx = np.fft.irfftn(_from_frequency(dxf, freq), s=size, axes=axes)
+            inner = tuple(slice(lo, s - hi) for s, (lo, hi) in zip(spatial, zero_pad))
+            gx = np.ascontiguousarray(dx[(Ellipsis,) + inner], dtype=xd.dtype)
+        if w.requires_grad:
+            dwf = np.conj(gf).transpose(0, 2, 1) @ _per_frequency(xf)  # (F, C_out, C)
+            dw = np.fft.irfftn(_from_frequency(dwf, freq), s=size, axes=axes)
+            gw = np.ascontiguousarray(dw[(Ellipsis,) + tuple(slice(0, k) for k in kernel)], dtype=wd.dtype)
+        if bias is not None and bias.requires_grad:
+            gb = g.sum(axis=(0,) + axes)
+        return gx, gw, gb
+
+    return record(y, (x, w, bias), vjp, "conv")
