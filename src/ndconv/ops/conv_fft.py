@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -55,14 +56,22 @@ def fft_flop_ratio(x_shape: Sequence[int], w_shape: Sequence[int],
     return fft / max(direct, 1)
 
 
+_cached_ratio = lru_cache(maxsize=1024)(fft_flop_ratio)
+
+
 def fft_route_applies(x_shape: Sequence[int], w_shape: Sequence[int], stride: Sequence[int],
                       dilation: Sequence[int], groups: int, pads: Sequence[tuple[int, int]],
                       dtype: np.dtype) -> bool:
     """Return whether :func:`conv_valid_fft` handles this layer (stride 1, dilation 1, one
     group, float32/float64, and an estimated ``FFT_ADVANTAGE``-fold saving of flops)."""
-    return (groups == 1 and all(s == 1 for s in stride) and all(d == 1 for d in dilation)
-            and dtype in (np.float32, np.float64)
-            and fft_flop_ratio(x_shape, w_shape, pads) * FFT_ADVANTAGE < 1)
+    if not (groups == 1 and all(s == 1 for s in stride) and all(d == 1 for d in dilation)
+            and dtype in (np.float32, np.float64)):
+        return False
+    try:  # the same shapes every step: the estimate is cached (a few microseconds a layer)
+        ratio = _cached_ratio(x_shape, w_shape, pads)
+    except TypeError:  # unhashable arguments (lists)
+        ratio = fft_flop_ratio(x_shape, w_shape, pads)
+    return ratio * FFT_ADVANTAGE < 1
 
 
 def fast_length(n: int) -> int:
