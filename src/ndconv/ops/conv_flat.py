@@ -55,10 +55,11 @@ FLAT_MAX_CHANNELS = 16
 STREAM_BYTES = min(max(l2_cache_bytes() // 4, 1 << 18), 1 << 20)
 INPUT_GRAD_BYTES = 1 << 20
 # Below this many multiply-adds per product the layer runs on one thread: a second costs more
-# than it saves (measured: the default `ndconv train`, LeNet-5 at batch 64 with 9M and 22M,
-# trains in 6.9 s on one thread per layer against 7.4-7.9 s with its second layer on two;
-# LeNet's second layer at batch 128, 43M, gains a little from two).
-PARALLEL_MIN_MACS = 30_000_000
+# than it saves. Measured on 2 cores, LeNet-5's training step (its layers: 9M and 22M
+# multiply-adds at batch 64, 17M and 43M at 128), in-process A/B: 15M gives 5.62-5.83 ms at
+# batch 64 and 9.66-9.76 ms at 128, against 5.78-5.98 and 9.80-9.90 with 30M, 6.13 with 8M.
+# (With a pool whose caller sat idle, 30M had been best: `ndconv train` 6.9 s vs 7.4-7.9.)
+PARALLEL_MIN_MACS = 15_000_000
 # With this many output channels or more the output is laid out channels-last, like the rest
 # of the engine's wide layers (a ResNet stem's 64 channels): element-wise passes over two
 # arrays of different layouts run several times slower than over matching ones.
