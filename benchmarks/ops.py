@@ -281,10 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(threads)
+    # Ten warm-up steps for each library: after another layer's shapes, ndconv's first steps of
+    # a layer run slower while malloc's free lists settle (measured: LeNet conv2 right after
+    # conv1, 6.6-7.9 ms for its first ~8 steps, then 4.2 ms; with one warm-up step the median
+    # of 15 caught them).
     reps = (
         dict(warmup=1, min_reps=2, max_reps=3, budget_s=1.0)
         if args.quick
-        else dict(warmup=1, min_reps=3, max_reps=15, budget_s=3.0)
+        else dict(warmup=10, min_reps=3, max_reps=15, budget_s=3.0)
     )
 
     load0 = load_average()

@@ -58,8 +58,9 @@ from ndconv.models import lenet5, resnet18_cifar  # noqa: E402
 from ndconv.optim import SGD  # noqa: E402
 
 
-def _median_time(fn, repeats: int, budget: float) -> float:
-    fn()  # warm-up
+def _median_time(fn, repeats: int, budget: float, warmup: int) -> float:
+    for _ in range(warmup):  # ndconv's first steps after other shapes run slower (malloc settles)
+        fn()
     times: list[float] = []
     t_end = time.perf_counter() + budget
     while len(times) < repeats and (len(times) < 3 or time.perf_counter() < t_end):
@@ -321,13 +322,14 @@ def main(argv: list[str] | None = None) -> None:
         tm = torch_model(model, tf)
         nd_fn, t_fn = ndconv_fn(name, model, x, y), torch_fn(name, tm, x, y)
         reps, budget = (200, 2.0) if name == "latency" else (args.repeats, 20.0)
+        warmup = 2 if name == "resnet" else 10  # the same for both libraries
         idle()
-        nd_t = _median_time(nd_fn, reps, budget)
+        nd_t = _median_time(nd_fn, reps, budget, warmup)
         if args.profile:
             cProfile.runctx("for _ in range(3): nd_fn()", globals(), {"nd_fn": nd_fn}, "/tmp/ndconv_step.prof")
             pstats.Stats("/tmp/ndconv_step.prof").sort_stats("tottime").print_stats(15)
         idle()
-        t_t = _median_time(t_fn, reps, budget)
+        t_t = _median_time(t_fn, reps, budget, warmup)
         rows.append((name, n, nd_t, t_t))
         print(f"{name:8s} batch {n:4d}: ndconv {nd_t * 1e3:8.2f} ms  torch {t_t * 1e3:8.2f} ms  "
               f"ratio {nd_t / t_t:5.2f}", flush=True)
