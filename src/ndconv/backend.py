@@ -175,8 +175,7 @@ class Deferred(Generic[R]):
 
     def __init__(self, fn: Callable[[], R], submit: bool = True) -> None:
         pool = _get_pool() if submit else None
-        self._fn: Callable[[], R] | None = fn
-        self._done = False
+        self._fn: Callable[[], R] | None = fn  # None once it has run, here or on the pool
         self._value: R | None = None
         self._future = pool.submit(fn) if pool is not None else None
         if self._future is not None:  # once the pool has run it, drop it and what it holds
@@ -190,8 +189,8 @@ class Deferred(Generic[R]):
         """Run the job here now if no pool thread has started it (else leave it to the pool)."""
         if self._future is not None and self._future.cancel():
             self._future = None
-        if self._future is None and not self._done and self._fn is not None:
-            self._value, self._fn, self._done = self._fn(), None, True
+        if self._future is None and self._fn is not None:
+            self._value, self._fn = self._fn(), None
 
     def result(self) -> R:
         """Return the value: wait for the pool thread, or compute it here."""

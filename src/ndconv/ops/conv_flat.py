@@ -43,15 +43,15 @@ __all__ = ["FLAT_MAX_CHANNELS", "flat_route_applies", "conv_valid_flat"]
 FLAT_MAX_CHANNELS = 16
 # Work is split into one block of whole images per thread; each block's columns are built and
 # used a few images at a time, in a buffer of a quarter of the core's L2 cache, clamped to
-# 256 KiB-1 MiB (measured on 2 cores: 3x faster than building every column first for LeNet's
-# first layer; with a 2 MiB L2, LeNet-5's step at batch 128 10.3 -> 10.0 ms and at batch 64
-# 6.0 -> 5.7 ms going from 256 to 512 KiB, but 11.4 and 6.7 ms at 768 KiB, as the columns and
-# their product no longer stay in L2; smaller buffers also mean more, shorter NumPy calls,
-# and each one hands the GIL to the other thread: LeNet's second layer on two threads, forward,
-# 2.5 ms at 128 KiB, 1.3 at 256, 1.1 at 512). The input gradient
-# works through its positions in runs whose stacked gradient and GEMM result take about
-# INPUT_GRAD_BYTES (measured, LeNet's second layer at batch 128: 1 MiB 2.7 ms for both
-# gradients, 256 KiB 3.6 ms; it was 3.1 ms when it added W^T dY back at all 25 offsets).
+# 256 KiB-1 MiB. Measured on 2 cores: 3x faster than building every column first for LeNet's
+# first layer. With a 2 MiB L2, LeNet-5's step took 10.3 -> 10.0 ms at batch 128 and 6.0 -> 5.7
+# ms at batch 64 going from 256 to 512 KiB, but 11.4 and 6.7 ms at 768 KiB, when the columns
+# and their product no longer stay in L2. Smaller buffers mean more, shorter NumPy calls, and
+# between calls a thread waits for the GIL (LeNet's second layer forward on two threads: 2.5
+# ms with 128 KiB, 1.3 with 256, 1.1 with 512).
+# The input gradient works through its positions in runs whose stacked gradient and GEMM
+# result take about INPUT_GRAD_BYTES (LeNet's second layer at batch 128, both gradients:
+# 2.7 ms with 1 MiB, 3.6 ms with 256 KiB; 3.1 ms when W^T dY was added back at 25 offsets).
 STREAM_BYTES = min(max(l2_cache_bytes() // 4, 1 << 18), 1 << 20)
 INPUT_GRAD_BYTES = 1 << 20
 # Below this many multiply-adds per product the layer runs on one thread: a second costs more
@@ -83,8 +83,8 @@ class _Plan:
         self.plane = math.prod(self.padded)
         self.span = self.out[0] * rows[0]  # flat positions computed per image
         self.steps = tuple(d * r for d, r in zip(dilation, rows))  # flat step of each kernel axis
-        self.offsets = [sum(k * st for k, st in zip(idx, self.steps)) for idx in np.ndindex(*kernel)]
-        self.tail = self.offsets[-1]  # zeros after the last image: its runs may read past it
+        # The largest kernel offset: zeros after the last image, as its runs may read past it
+        self.tail = sum((k - 1) * st for k, st in zip(kernel, self.steps))
         self.inner = tuple(slice(lo, lo + s) for s, (lo, _) in zip(spatial, pads))
         self.valid = (slice(None),) * 3 + tuple(slice(0, o) for o in self.out[1:])  # (C, N, O_0, ...)
         self.grid = (self.out[0],) + self.padded[1:]  # the positions of one image, as a grid
@@ -92,13 +92,6 @@ class _Plan:
         # ``outer`` lists the offsets of the leading kernel axes (just 0 for a 1-D kernel).
         self.outer = [sum(k * st for k, st in zip(idx, self.steps)) for idx in np.ndindex(*kernel[:-1])]
         self.out_region = (slice(None),) * 2 + tuple(slice(0, o) for o in self.out)  # (C, N, *P)
-
-    def runs(self, flat: np.ndarray, nb: int, offset: int, length: int) -> np.ndarray:
-        """View (C, nb, length) of ``flat``: each of ``nb`` images' run of ``length`` at ``offset``."""
-        if nb == 1:  # part of one image (may end before the plane does)
-            return flat[:, offset : offset + length, None].swapaxes(1, 2)
-        c = flat.shape[0]
-        return flat[:, offset : offset + nb * self.plane].reshape(c, nb, self.plane)[..., :length]
 
 
 @lru_cache(maxsize=256)

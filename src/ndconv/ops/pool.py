@@ -130,6 +130,7 @@ def max_pool_padded(
     best = np.empty_like(xp[slices[0]])  # (N, C, *out_shape), laid out like ``xp``
     track = return_indices or (is_grad_enabled() and x.requires_grad)
     arg = np.empty_like(best, dtype=np.min_scalar_type(len(slices))) if track else None
+
     def pool_block(b: slice) -> None:  # windows never cross images: blocks of the batch are independent
         _max_and_first_argmax(xp[b], slices, best[b], None if arg is None else arg[b])
 
