@@ -197,6 +197,7 @@ def test_flat_route_deferred_weight_gradient_is_the_immediate_one(monkeypatch, t
     computes dW at once. The same blocks are summed in the same order: equal to the last bit."""
     monkeypatch.setenv("NDCONV_NUM_THREADS", threads)
     monkeypatch.setattr(conv_flat, "PARALLEL_MIN_MACS", 0)  # one block per thread
+    monkeypatch.setattr(conv_flat, "DEFER_MIN_MACS", 0)  # a small layer defers too
     deferred = _count_calls(monkeypatch, conv_flat, "defer")
     rng = np.random.default_rng(3)
     x = rng.standard_normal((6, 3, 9, 9)).astype(np.float32)
@@ -209,6 +210,11 @@ def test_flat_route_deferred_weight_gradient_is_the_immediate_one(monkeypatch, t
         grads.append(wt.grad)
     assert len(deferred) == int(threads)  # one job per block, only for the layer with dx
     np.testing.assert_array_equal(grads[1], grads[0])
+    monkeypatch.undo()
+    small = _count_calls(monkeypatch, conv_flat, "defer")
+    xt = nc.tensor(x, requires_grad=True)
+    F.conv(xt, nc.tensor(w, requires_grad=True), padding=1).backward(g)
+    assert small == []  # below DEFER_MIN_MACS the weight gradient is computed at once
 
 
 @pytest.mark.parametrize(("files", "expected"), [

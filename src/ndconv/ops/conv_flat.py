@@ -60,6 +60,11 @@ INPUT_GRAD_BYTES = 1 << 20
 # batch 64 and 9.66-9.76 ms at 128, against 5.78-5.98 and 9.80-9.90 with 30M, 6.13 with 8M.
 # (With a pool whose caller sat idle, 30M had been best: `ndconv train` 6.9 s vs 7.4-7.9.)
 PARALLEL_MIN_MACS = 15_000_000
+# The weight gradient of a layer with an input gradient is handed to a pool thread (see the
+# VJP) from this many multiply-adds: below, the hand-off costs more than the overlap saves
+# (measured, LeNet-5's training step: at batch 1 0.82 ms against 1.19 when always deferred, at
+# batch 8 1.46 against 1.80; at batch 32 and 64 the same either way).
+DEFER_MIN_MACS = 4_000_000
 # With this many output channels or more the output is laid out channels-last, like the rest
 # of the engine's wide layers (a ResNet stem's 64 channels): element-wise passes over two
 # arrays of different layouts run several times slower than over matching ones.
@@ -253,7 +258,7 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
             map_chunks(input_grad, blocks)
         if not w.requires_grad:
             return gx, None, gb
-        if gx is not None:
+        if gx is not None and rows * c_out * n * plan.span >= DEFER_MIN_MACS:
             # The layers below still backpropagate: a pool thread computes dW meanwhile (after
             # dx, which both threads share; measured, LeNet-5's step at batch 128: 0.5 ms less
             # than computing dW here, and 0.3 ms less than deferring it before dx). One job per

@@ -70,7 +70,7 @@ class SGD(Optimizer):
                             buf = state["momentum_buffer"] = g.astype(p.dtype, copy=True)
                         else:
                             buf *= mom
-                            buf += (1 - damp) * g
+                            buf += g if damp == 0 else (1 - damp) * g  # (1 - 0) * g is g exactly
                         g = g + mom * buf if nesterov else buf
-                    p.data -= (lr * g).astype(p.dtype, copy=False)
+                    p.data -= lr * g if g.dtype == p.dtype else (lr * g).astype(p.dtype)
         return loss
