@@ -55,16 +55,19 @@ FLAT_MAX_CHANNELS = 16
 STREAM_BYTES = min(max(l2_cache_bytes() // 4, 1 << 18), 1 << 20)
 INPUT_GRAD_BYTES = 1 << 20
 # Below this many multiply-adds per product the layer runs on one thread: a second costs more
-# than it saves. Measured on 2 cores, LeNet-5's training step (its layers: 9M and 22M
-# multiply-adds at batch 64, 17M and 43M at 128), in-process A/B: 15M gives 5.62-5.83 ms at
-# batch 64 and 9.66-9.76 ms at 128, against 5.78-5.98 and 9.80-9.90 with 30M, 6.13 with 8M.
-# (With a pool whose caller sat idle, 30M had been best: `ndconv train` 6.9 s vs 7.4-7.9.)
+# than it saves. Measured on 2 cores with `benchmarks/ab_step.py`, LeNet-5's training step (its
+# layers: 9M and 22M multiply-adds at batch 64, 17M and 43M at 128): 15M gives 6.14 ms at batch
+# 64 and 10.28 ms at 128, 30M 6.25 and 10.23 ms; 8M was slower at batch 64 in an earlier A/B.
+# (While the caller sat idle during a pooled op, 30M had been best: `ndconv train` 0.5-1 s
+# faster than with 20M.)
 PARALLEL_MIN_MACS = 15_000_000
 # The weight gradient of a layer with an input gradient is handed to a pool thread (see the
-# VJP) from this many multiply-adds: below, the hand-off costs more than the overlap saves
-# (measured, LeNet-5's training step: at batch 1 0.82 ms against 1.19 when always deferred, at
-# batch 8 1.46 against 1.80; at batch 32 and 64 the same either way).
-DEFER_MIN_MACS = 4_000_000
+# VJP) from this many multiply-adds: below, the hand-off and the two threads' contention cost
+# more than the overlap saves. Measured with `benchmarks/ab_step.py` (LeNet-5's training step;
+# its second layer's dW is 43M at batch 128, 21M at 64): deferring from 30M, 4M or never gave
+# 10.08 / 10.02 / 10.21 ms at batch 128 and 6.13 / 6.37 / 6.14 ms at batch 64; at batch 1,
+# 0.76 ms not deferring against 1.07 always deferring, at batch 8 1.46 against 1.82.
+DEFER_MIN_MACS = 30_000_000
 # With this many output channels or more the output is laid out channels-last, like the rest
 # of the engine's wide layers (a ResNet stem's 64 channels): element-wise passes over two
 # arrays of different layouts run several times slower than over matching ones.
@@ -259,11 +262,11 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
         if not w.requires_grad:
             return gx, None, gb
         if gx is not None and rows * c_out * n * plan.span >= DEFER_MIN_MACS:
-            # The layers below still backpropagate: a pool thread computes dW meanwhile (after
-            # dx, which both threads share; measured, LeNet-5's step at batch 128: 0.5 ms less
-            # than computing dW here, and 0.3 ms less than deferring it before dx). One job per
-            # block: when the engine asks for dW before the pool thread got to every block, the
-            # caller computes the rest itself.
+            # The layers below still backpropagate: a pool thread computes dW meanwhile, after
+            # dx, which both threads share (LeNet-5's step at batch 128: 10.08 ms against 10.21
+            # computing dW here, see DEFER_MIN_MACS; deferring before dx was 0.3 ms slower in an
+            # earlier A/B). One job per block: when the engine asks for dW before the pool
+            # thread got to every block, the caller computes the rest itself.
             parts = [defer(partial(weight_grad, b)) for b in blocks]  # a pool thread takes them in order
             return gx, Deferred(lambda: summed(gather(parts)), submit=False), gb
         return gx, summed(map_chunks(weight_grad, blocks)), gb
