@@ -76,6 +76,28 @@ def test_fft_route_float32_error_is_small(monkeypatch) -> None:
         assert np.abs(f - s).max() <= 1e-5 * np.abs(s).max()
 
 
+def test_threaded_transforms_give_the_single_thread_result(monkeypatch) -> None:
+    pytest.importorskip("threadpoolctl")  # without it the engine never threads
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5, 3, 21, 19)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 9, 7)).astype(np.float32)
+    g = rng.standard_normal((5, 4, 21, 19)).astype(np.float32)
+    monkeypatch.setattr(conv_fft, "FFT_ADVANTAGE", 0.0)
+    monkeypatch.setattr(conv_fft, "PARALLEL_MIN_ELEMENTS", 0)
+    splits = []
+    original = conv_fft._split
+    monkeypatch.setattr(conv_fft, "_split", lambda n, e: splits.append(len(original(n, e))) or original(n, e))
+    results = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("NDCONV_NUM_THREADS", threads)
+        xt, wt = nc.tensor(x, requires_grad=True), nc.tensor(w, requires_grad=True)
+        F.conv(xt, wt, padding="same").backward(g)
+        results.append((xt.grad, wt.grad))
+    assert max(splits) == 2  # the transforms were split on two threads
+    for one, two in zip(*results, strict=True):
+        np.testing.assert_array_equal(two, one)
+
+
 def test_route_choice_large_kernels_only(monkeypatch) -> None:
     calls = _calls(monkeypatch)
 

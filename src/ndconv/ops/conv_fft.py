@@ -24,14 +24,15 @@ from functools import lru_cache
 import numpy as np
 
 from ..autograd import Tensor, record
+from ..backend import map_chunks, num_workers
 
 __all__ = ["FFT_ADVANTAGE", "fft_route_applies", "conv_valid_fft", "fast_length", "fft_flop_ratio"]
 
 # The route is taken when the FFT's estimated floating-point work, times this factor, is below
 # the direct convolution's. Measured on 2 cores, forward+backward, layer shapes of ranks 1-3
 # with kernels of 7-255 taps: per flop the FFT route ran 3-21x slower than im2col and GEMM,
-# ~12x typically; with 12 the rule picked the faster route for 10 of the 11 shapes of
-# `benchmarks/fft_conv.py`, the miss (3 -> 16 channels, 11x11) 1.6x slower than direct.
+# ~12x typically (single-threaded transforms); with 12 the rule picks the faster route for all
+# 11 shapes of `benchmarks/fft_conv.py` (10 of 11 before the transforms were threaded).
 FFT_ADVANTAGE = 12.0
 
 
@@ -97,6 +98,52 @@ def _from_frequency(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.moveaxis(a, 0, -1).reshape(a.shape[1:] + shape)
 
 
+# Transforms over at least this many elements are split across the worker threads, a block of
+# images (or kernels) each: every transform is independent, so the result is the same to the
+# bit. Measured on 2 cores, forward+backward: 1.3-1.5x faster for 1-D and 2-D layers of
+# `benchmarks/fft_conv.py`, the inverse transforms most (13.3 -> 5.0 ms for 16 images of 3 -> 16
+# channels at 80x80); the 3-D layers (2 volumes) gained nothing.
+PARALLEL_MIN_ELEMENTS = 1 << 17
+
+
+def _split(n: int, elements: int) -> list[slice]:
+    """Slices of ``range(n)``: one per worker if ``elements`` is worth threads, else one."""
+    parts = num_workers() if elements >= PARALLEL_MIN_ELEMENTS and n > 1 else 1
+    step = -(-n // parts)
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def _rfftn(a: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+    """Real FFT over the spatial axes of ``a`` (A, B, *S), zero-padded to ``size``."""
+    axes = tuple(range(2, a.ndim))
+    out = np.empty(a.shape[:2] + size[:-1] + (size[-1] // 2 + 1,), np.result_type(a.dtype, np.complex64))
+
+    def part(b: slice) -> None:
+        out[b] = np.fft.rfftn(a[b], s=size, axes=axes)
+
+    map_chunks(part, _split(len(a), a.size))
+    return out
+
+
+def _irfftn(af: np.ndarray, size: tuple[int, ...], keep: tuple[slice, ...], dtype: np.dtype) -> np.ndarray:
+    """Inverse of :func:`_rfftn` for ``af`` (A, B, *F), cropped to ``keep``, as ``dtype``."""
+    axes = tuple(range(2, af.ndim))
+    shape = tuple(len(range(*k.indices(s))) for k, s in zip(keep, size))
+    out = np.empty(af.shape[:2] + shape, dtype)
+
+    def part(b: slice) -> None:
+        out[b] = np.fft.irfftn(af[b], s=size, axes=axes)[(Ellipsis,) + keep]
+
+    map_chunks(part, _split(len(af), af.size))
+    return out
+
+
+def _products(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for stacks of per-frequency matrices (F, m, k) and (F, k, n), on one thread:
+    split across two, the many small products ran slower in three of four layer shapes."""
+    return np.matmul(a, b)
+
+
 def conv_valid_fft(x: Tensor, w: Tensor, zero_pad: Sequence[tuple[int, int]],
                    bias: Tensor | None = None) -> Tensor:
     """Primitive: :func:`ndconv.ops.conv.conv_valid` for stride 1, dilation 1, one group."""
@@ -105,33 +152,29 @@ def conv_valid_fft(x: Tensor, w: Tensor, zero_pad: Sequence[tuple[int, int]],
     kernel = wd.shape[2:]
     xp = np.pad(xd, [(0, 0), (0, 0), *zero_pad]) if any(map(any, zero_pad)) else xd
     spatial = xp.shape[2:]
-    out = tuple(s - k + 1 for s, k in zip(spatial, kernel))
     size = tuple(fast_length(s) for s in spatial)
-    axes = tuple(range(2, 2 + n_sp))
-    xf = np.fft.rfftn(xp, s=size, axes=axes)  # (N, C, *F)
-    wf = np.fft.rfftn(wd, s=size, axes=axes)  # (C_out, C, *F)
+    xf = _rfftn(xp, size)  # (N, C, *F)
+    wf = _rfftn(wd, size)  # (C_out, C, *F)
     freq = xf.shape[2:]
-    yf = _per_frequency(xf) @ np.conj(_per_frequency(wf)).transpose(0, 2, 1)  # (F, N, C_out)
-    y = np.fft.irfftn(_from_frequency(yf, freq), s=size, axes=axes)
-    y = np.ascontiguousarray(y[(Ellipsis,) + tuple(slice(0, o) for o in out)], dtype=xd.dtype)
+    yf = _products(_per_frequency(xf), np.conj(_per_frequency(wf)).transpose(0, 2, 1))  # (F, N, C_out)
+    valid = tuple(slice(0, s - k + 1) for s, k in zip(spatial, kernel))
+    y = _irfftn(_from_frequency(yf, freq), size, valid, xd.dtype)
     if bias is not None:
         y += bias.data.reshape((-1,) + (1,) * n_sp)
     del xp, yf
 
     def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        gf = _per_frequency(np.fft.rfftn(g, s=size, axes=axes))  # (F, N, C_out)
+        gf = _per_frequency(_rfftn(g, size))  # (F, N, C_out)
         gx = gw = gb = None
         if x.requires_grad:
-            dxf = gf @ _per_frequency(wf)  # (F, N, C)
-            dx = np.fft.irfftn(_from_frequency(dxf, freq), s=size, axes=axes)
+            dxf = _products(gf, _per_frequency(wf))  # (F, N, C)
             inner = tuple(slice(lo, s - hi) for s, (lo, hi) in zip(spatial, zero_pad))
-            gx = np.ascontiguousarray(dx[(Ellipsis,) + inner], dtype=xd.dtype)
+            gx = _irfftn(_from_frequency(dxf, freq), size, inner, xd.dtype)
         if w.requires_grad:
-            dwf = np.conj(gf).transpose(0, 2, 1) @ _per_frequency(xf)  # (F, C_out, C)
-            dw = np.fft.irfftn(_from_frequency(dwf, freq), s=size, axes=axes)
-            gw = np.ascontiguousarray(dw[(Ellipsis,) + tuple(slice(0, k) for k in kernel)], dtype=wd.dtype)
+            dwf = _products(np.conj(gf).transpose(0, 2, 1), _per_frequency(xf))  # (F, C_out, C)
+            gw = _irfftn(_from_frequency(dwf, freq), size, tuple(slice(0, k) for k in kernel), wd.dtype)
         if bias is not None and bias.requires_grad:
-            gb = g.sum(axis=(0,) + axes)
+            gb = g.sum(axis=(0,) + tuple(range(2, g.ndim)))
         return gx, gw, gb
 
     return record(y, (x, w, bias), vjp, "conv")
