@@ -8,6 +8,8 @@ ranks 1-3.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -262,6 +264,34 @@ def test_gather_runs_the_jobs_no_pool_thread_has_started_on_the_caller(monkeypat
     assert busy.result().startswith("ndconv")
     lazy = backend.Deferred(lambda: threading.current_thread().name, submit=False)
     assert lazy.result() == threading.current_thread().name == lazy.result()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_pool_works_in_a_forked_child(monkeypatch) -> None:
+    """A child forked after the pool started gets a pool of its own (the parent's threads do not
+    exist in it): threaded chunks and a deferred job finish there instead of waiting forever."""
+    pytest.importorskip("threadpoolctl")  # without it the engine never threads
+    import multiprocessing
+
+    from ndconv import backend
+
+    monkeypatch.setenv("NDCONV_NUM_THREADS", "2")
+    assert backend.map_chunks(lambda i: i + 1, [0, 1, 2]) == [1, 2, 3]  # the pool exists now
+    child = multiprocessing.get_context("fork").Process(target=_use_pool_in_child)
+    child.start()
+    child.join(30)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child hung on the pool")
+    assert child.exitcode == 0
+
+
+def _use_pool_in_child() -> None:
+    from ndconv import backend
+
+    ok = backend.map_chunks(lambda i: i * 2, [1, 2, 3]) == [2, 4, 6]
+    ok = ok and backend.defer(lambda: 7).result() == 7
+    os._exit(0 if ok else 1)
 
 
 def test_map_chunks_keeps_order_and_runs_sequentially_when_asked(monkeypatch) -> None:

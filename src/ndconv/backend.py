@@ -193,10 +193,10 @@ class Deferred(Generic[R]):
             self._value, self._fn = self._fn(), None
 
     def result(self) -> R:
-        """Return the value: wait for the pool thread, or compute it here."""
+        """Return the value: compute it here if no pool thread has started it, else wait."""
+        self.steal()
         if self._future is not None:
             return self._future.result()
-        self.steal()
         return self._value  # type: ignore[return-value]
 
 
@@ -275,6 +275,16 @@ def _hold_blas() -> bool:
 
 def _mark() -> None:
     _local.in_pool = True
+
+
+def _forget_pool() -> None:
+    """In a forked child the pool's threads do not exist: make the next call start a new pool."""
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers
