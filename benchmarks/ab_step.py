@@ -20,8 +20,13 @@ from __future__ import annotations
 import argparse
 import ast
 import importlib
+import os
+import sys
 import time
 from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_step import ndconv_step  # noqa: E402
 
 
 def parse_variant(text: str) -> tuple[str, list[tuple[Any, str, Any]]]:
@@ -46,23 +51,13 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
-    import ndconv as nc
-    import ndconv.nn.functional as F
     from ndconv.models import lenet5
-    from ndconv.optim import SGD
 
     variants = [parse_variant(v) for v in args.variants]
     originals = {(m, a): getattr(m, a) for _, sets in variants for m, a, _ in sets}
     rng = np.random.default_rng(0)
-    model = lenet5()
-    x = nc.tensor(rng.standard_normal((args.batch, 1, 28, 28), dtype=np.float32))
-    labels = rng.integers(0, 10, args.batch)
-    opt = SGD(model.parameters(), lr=0.01, momentum=0.9)
-
-    def step() -> None:
-        opt.zero_grad()
-        F.cross_entropy(model(x), labels).backward()
-        opt.step()
+    x = rng.standard_normal((args.batch, 1, 28, 28), dtype=np.float32)
+    step = ndconv_step(lenet5(), x, rng.integers(0, 10, args.batch))  # SGD with momentum
 
     for _ in range(20):
         step()

@@ -1,10 +1,13 @@
 """Threading and memory for the engine.
 
-**Threads.** Independent chunks of work run on a small pool.
+**Threads.** Independent chunks of work run on the calling thread and a small pool
+(:func:`map_chunks`); a job can also be left to the pool while the caller goes on
+(:func:`defer`), as the backward pass does with weight gradients.
 
 NumPy's copies and BLAS products release the GIL, so two Python threads that each copy a
 chunk of windows (im2col) and multiply it keep both cores busy: while one thread copies, the
-other multiplies. On import, NumPy's BLAS is held to one thread
+other multiplies. Results computed in parts are summed in a fixed order (:func:`ordered_sum`),
+so they do not depend on which thread finished first. On import, NumPy's BLAS is held to one thread
 (``threadpoolctl``) for the rest of the process, so the cores are not oversubscribed (this
 applies to the user's own NumPy products too; ``NDCONV_NUM_THREADS=1`` leaves BLAS alone).
 Without ``threadpoolctl`` -- an optional dependency -- chunks run one after another and BLAS
@@ -38,7 +41,7 @@ import numpy as np
 
 __all__ = [
     "num_workers", "map_chunks", "defer", "Deferred", "row_blocks", "in_layout_of", "keep_freed_memory",
-    "l2_cache_bytes", "gather",
+    "l2_cache_bytes", "gather", "ordered_sum",
 ]
 
 # Element-wise passes over arrays at least this large are split across the workers (measured
@@ -217,6 +220,15 @@ def defer(fn: Callable[[], R]) -> Deferred[R]:
     one while the calling thread backpropagates into the layers below (:mod:`ndconv.autograd`).
     """
     return Deferred(fn)
+
+
+def ordered_sum(parts: Sequence[Any]) -> Any:
+    """Return ``parts[0] + parts[1] + ...`` added in list order, into ``parts[0]`` (a temporary
+    of the caller's): the rounding then depends on how the work was split, never on timing."""
+    total = parts[0]
+    for part in parts[1:]:
+        total += part
+    return total
 
 
 def row_blocks(a: Any, min_elements: int | None = None) -> list[slice]:

@@ -86,7 +86,7 @@ class Sequential(Module):
         mods = list(self)
         i = 0
         while i < len(mods):
-            if type(mods[i]) is ReLU and i + 1 < len(mods) and _relu_then_max_pool(mods[i], mods[i + 1]):
+            if i + 1 < len(mods) and _relu_then_max_pool(mods[i], mods[i + 1]):
                 # ReLU and max-pooling commute (both monotone; the gradients agree, tie rule
                 # included), and pooling first leaves the ReLU 1/prod(kernel) of the values.
                 x = F.relu(mods[i + 1](x))

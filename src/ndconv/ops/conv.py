@@ -41,7 +41,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from ..autograd import Tensor, record
-from ..backend import map_chunks, num_workers
+from ..backend import map_chunks, num_workers, ordered_sum
 from .conv_fft import conv_valid_fft, fft_route_applies
 from .conv_flat import conv_valid_flat, flat_route_applies
 from .window import add_windows, windows
@@ -236,9 +236,7 @@ def conv_weight_grad_array(
 
     chunks = list(_chunks(len(win), win.shape[1 : n + 1], k_cols * xl.itemsize))
     parts = map_chunks(chunk, chunks, parallel=_worth_threads(math.prod(gl.shape[:-1]) * k_cols * c_out))
-    gwm = parts[0]
-    for part in parts[1:]:  # summed in chunk order: the same result however many threads
-        gwm += part
+    gwm = ordered_sum(parts)
     gw = gwm.transpose(0, 2, 1).reshape((groups, co_g) + tuple(kernel) + (c_g,))
     return np.moveaxis(gw, -1, 2).reshape((c_out, c_g) + tuple(kernel))
 

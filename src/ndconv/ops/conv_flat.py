@@ -27,13 +27,13 @@ the layer keeps. Large layers split their images into one block per worker threa
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache, partial
 
 import numpy as np
 
 from ..autograd import Tensor, record
-from ..backend import Deferred, defer, gather, l2_cache_bytes, map_chunks, num_workers
+from ..backend import Deferred, defer, gather, l2_cache_bytes, map_chunks, num_workers, ordered_sum
 
 __all__ = ["FLAT_MAX_CHANNELS", "flat_route_applies", "conv_valid_flat"]
 
@@ -135,6 +135,12 @@ def _sub_blocks(nb: int, plan: _Plan, rows: int, item: int, budget: int) -> list
     return [(i, i + 1, p, min(p + step, plan.span)) for i in range(nb) for p in range(0, plan.span, step)]
 
 
+def _column_buffer(subs: list[tuple[int, int, int, int]], rows: int, dtype: np.dtype) -> np.ndarray:
+    """A buffer for the columns of the largest piece of :func:`_sub_blocks` (its first)."""
+    s, e, p, q = subs[0]
+    return np.empty((rows, (e - s) * (q - p)), dtype)
+
+
 def _input_grad(gv: np.ndarray, w_outer: np.ndarray, plan: _Plan, budget: int) -> np.ndarray:
     """The input gradient (C, nb*plane) on the padded flat grid from ``gv`` (C_out, nb, *O).
 
@@ -188,7 +194,8 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
     plan = _plan(xd.shape[2:], wd.shape[2:], tuple(dilation), tuple((lo, hi) for lo, hi in zero_pad))
     wm = wd.reshape(c_out, -1)  # (C_out, C*K), columns in (c, *k) order like cols' rows
     rows = wm.shape[1]
-    step = -(-n // (num_workers() if rows * c_out * n * plan.span >= PARALLEL_MIN_MACS else 1))
+    macs = rows * c_out * n * plan.span  # of each product: the forward, dW and dx alike
+    step = -(-n // (num_workers() if macs >= PARALLEL_MIN_MACS else 1))
     blocks = [slice(a, min(a + step, n)) for a in range(0, n, step)]  # one per thread, or one
     if c_out >= CHANNELS_LAST_OUT:  # wide outputs feed channels-last layers: match them
         y = np.moveaxis(np.empty((n,) + plan.out + (c_out,), xd.dtype), -1, 1)
@@ -210,7 +217,7 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
         if len(subs) == 1:  # small (batch-1 inference): one copy, one product
             yc = wm @ view.reshape(rows, -1)
         else:
-            buf = np.empty((rows, (subs[0][1] - subs[0][0]) * (subs[0][3] - subs[0][2])), xd.dtype)
+            buf = _column_buffer(subs, rows, xd.dtype)
             yc = np.empty((c_out, nb * plan.span), xd.dtype)
             for s, e, p, q in subs:
                 positions = slice(s * plan.span + p, (e - 1) * plan.span + q)
@@ -235,17 +242,14 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
             gm = gc.reshape(c_out, -1)
             view = _column_view(flats[b.start], plan, nb)
             subs = _sub_blocks(nb, plan, rows, xd.itemsize, STREAM_BYTES)
-            buf = np.empty((rows, (subs[0][1] - subs[0][0]) * (subs[0][3] - subs[0][2])), xd.dtype)
+            buf = _column_buffer(subs, rows, xd.dtype)
             gwm = np.zeros((rows, c_out), g.dtype)
             for s, e, p, q in subs:
                 gwm += columns(view, buf, s, e, p, q) @ gm[:, s * plan.span + p : (e - 1) * plan.span + q].T
             return gwm
 
-        def summed(parts: Iterable[np.ndarray]) -> np.ndarray:
-            gwm = np.zeros((rows, c_out), wd.dtype)
-            for part in parts:  # in block order: the same result on any thread count
-                gwm += part
-            return gwm.T.reshape(wd.shape)
+        def summed(parts: list[np.ndarray]) -> np.ndarray:
+            return ordered_sum(parts).T.reshape(wd.shape)  # (C*K, C_out) blocks -> w's shape
 
         if gx is not None:
             dx = gx
@@ -261,7 +265,7 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
             map_chunks(input_grad, blocks)
         if not w.requires_grad:
             return gx, None, gb
-        if gx is not None and rows * c_out * n * plan.span >= DEFER_MIN_MACS:
+        if gx is not None and macs >= DEFER_MIN_MACS:
             # The layers below still backpropagate: a pool thread computes dW meanwhile, after
             # dx, which both threads share (LeNet-5's step at batch 128: 10.08 ms against 10.21
             # computing dW here, see DEFER_MIN_MACS; deferring before dx was 0.3 ms slower in an

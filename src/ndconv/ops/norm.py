@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Tensor, record
-from ..backend import in_layout_of, map_chunks, row_blocks
+from ..backend import in_layout_of, map_chunks, ordered_sum, row_blocks
 
 __all__ = ["batch_norm_train"]
 
@@ -40,20 +40,14 @@ def batch_norm_train(
     # per-block sums are added in block order, so results do not depend on timing.
     blocks = row_blocks(xd)
 
-    def total(parts: list[np.ndarray]) -> np.ndarray:
-        acc = parts[0]
-        for p in parts[1:]:
-            acc = acc + p
-        return acc
-
-    mean = total(map_chunks(lambda s: np.add.reduce(xd[s], axis=axes, keepdims=True), blocks)) / m
+    mean = ordered_sum(map_chunks(lambda s: np.add.reduce(xd[s], axis=axes, keepdims=True), blocks)) / m
     y = np.empty_like(xd)  # x's memory layout (channels-last stays channels-last)
 
     def center(s: slice) -> np.ndarray:
         d = np.subtract(xd[s], mean, out=y[s])
         return channel_dot(d, d)
 
-    var = total(map_chunks(center, blocks)) / m  # two-pass variance: no cancellation in float32
+    var = ordered_sum(map_chunks(center, blocks)) / m  # two-pass variance: no cancellation in float32
     inv_std = 1.0 / np.sqrt(var + np.asarray(eps, xd.dtype))
     gamma = weight.data.reshape(shape) if weight is not None else None
     scale_y = inv_std if gamma is None else inv_std * gamma
@@ -77,8 +71,8 @@ def batch_norm_train(
             return np.add.reduce(g[s], axis=axes, keepdims=True), channel_dot(g[s], xhat)
 
         parts = map_chunks(stats, blocks)
-        sum_g = total([p[0] for p in parts])
-        sum_gx = total([p[1] for p in parts])
+        sum_g = ordered_sum([p[0] for p in parts])
+        sum_gx = ordered_sum([p[1] for p in parts])
         scale = inv_std if gamma is None else gamma * inv_std
 
         def apply(s: slice) -> None:  # dx = scale * (g - sum(g)/M - xhat*sum(g*xhat)/M)
