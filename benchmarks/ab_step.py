@@ -2,8 +2,9 @@
 
     python benchmarks/ab_step.py [--batch N] [--rounds R] VARIANT [VARIANT ...]
 
-A VARIANT is ``name:module.ATTR=value[,module.ATTR=value...]`` (``value`` a Python literal;
-``name:`` alone is the settings as they are),
+A VARIANT is ``name:module.ATTR=value[,module.ATTR=value...]`` (``value`` a Python literal,
+or ``@module.ATTR`` for another module's object, such as an alternative function kept in a
+scratch module; ``name:`` alone is the settings as they are),
 for example::
 
     python benchmarks/ab_step.py --batch 128 base: \\
@@ -29,6 +30,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train_step import ndconv_step  # noqa: E402
 
 
+def resolve(path: str) -> Any:
+    """The object ``module.ATTR`` names (a value ``@module.ATTR``: another function, say)."""
+    module_name, _, attr = path.rpartition(".")
+    return getattr(importlib.import_module(module_name), attr)
+
+
 def parse_variant(text: str) -> tuple[str, list[tuple[Any, str, Any]]]:
     name, _, settings = text.partition(":")
     parsed = []
@@ -38,7 +45,7 @@ def parse_variant(text: str) -> tuple[str, list[tuple[Any, str, Any]]]:
         module = importlib.import_module(module_name)
         if not hasattr(module, attr):
             raise SystemExit(f"ab_step: {module_name} has no attribute {attr!r} (variant {text!r}).")
-        parsed.append((module, attr, ast.literal_eval(value)))
+        parsed.append((module, attr, resolve(value[1:]) if value.startswith("@") else ast.literal_eval(value)))
     return name, parsed
 
 

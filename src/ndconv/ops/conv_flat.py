@@ -14,14 +14,14 @@ over whole padded rows, ``O_0 * prod(S_pad[1:])`` positions per image instead of
 ``prod(O)``; the positions past the valid output in the trailing axes are computed and
 dropped (at most 1.4x extra work for LeNet's 5x5 on 14x14, 1.06x for 3x3 on 32x32).
 
-The weight gradient uses the same columns: ``dW = dY @ cols^T`` (``dY`` zero at the dropped
-positions). The input gradient ``dx[c, q] = sum_{o,k} w[o, c, k] dY[o, q - off_k]`` lays
-``dY`` on the padded grid and stacks it shifted by the last kernel axis's offsets only
-(``K_last*C_out`` rows), so one GEMM gives a row per input channel and leading-axis offset,
-and ``dx`` is a few shifted adds of long rows (:func:`_input_grad`). Columns are never all
-materialised: they are copied a few images at a time into a buffer that stays in cache,
-multiplied, and copied again for the backward pass from the padded flat input, which is all
-the layer keeps. Large layers split their images into one block per worker thread.
+The weight gradient uses the same columns: ``dW = dY @ cols^T``, with ``dY`` laid on the
+forward's flat positions (zero at the dropped ones). The input gradient ``dx[c, q] =
+sum_{o,k} w[o, c, k] dY[o, q - off_k]`` stacks that same ``dY`` shifted by the last kernel
+axis's offsets only (``K_last*C_out`` rows), so one GEMM gives a row per input channel and
+leading-axis offset, and ``dx`` is a few shifted adds of long rows (:func:`_input_grad`).
+Columns are never all materialised: they are copied a few images at a time into a buffer
+that stays in cache, multiplied, and copied again for the backward pass from the padded flat
+input, which is all the layer keeps. Large layers split their images into one block per worker thread.
 """
 
 from __future__ import annotations
@@ -49,11 +49,14 @@ FLAT_MAX_CHANNELS = 16
 # and their product no longer stay in L2. Smaller buffers mean more, shorter NumPy calls, and
 # between calls a thread waits for the GIL (LeNet's second layer forward on two threads: 2.5
 # ms with 128 KiB, 1.3 with 256, 1.1 with 512).
-# The input gradient works through its positions in runs whose stacked gradient and GEMM
-# result take about INPUT_GRAD_BYTES (LeNet's second layer at batch 128, both gradients:
-# 2.7 ms with 1 MiB, 3.6 ms with 256 KiB; 3.1 ms when W^T dY was added back at 25 offsets).
+# The input gradient works through its images a few at a time, so that their stacked
+# gradient and GEMM result take about INPUT_GRAD_BYTES. Measured with `benchmarks/ab_step.py`
+# (LeNet-5's step, batch 128 / 64): 1 MiB 9.71 / 5.94 ms, 2 MiB 9.59-9.63 / 5.86, 4 MiB 9.57 at
+# 128. (When the runs of positions covered the whole padded plane: LeNet's second layer at
+# batch 128, both gradients, 2.7 ms with 1 MiB, 3.6 ms with 256 KiB; 3.1 ms when W^T dY was
+# added back at 25 offsets.)
 STREAM_BYTES = min(max(l2_cache_bytes() // 4, 1 << 18), 1 << 20)
-INPUT_GRAD_BYTES = 1 << 20
+INPUT_GRAD_BYTES = 1 << 21
 # Below this many multiply-adds per product the layer runs on one thread: a second costs more
 # than it saves. Measured on 2 cores with `benchmarks/ab_step.py`, LeNet-5's training step (its
 # layers: 9M and 22M multiply-adds at batch 64, 17M and 43M at 128): 15M gives 6.14 ms at batch
@@ -99,7 +102,6 @@ class _Plan:
         # The input gradient splits each offset into the last kernel axis's step and the rest:
         # ``outer`` lists the offsets of the leading kernel axes (just 0 for a 1-D kernel).
         self.outer = [sum(k * st for k, st in zip(idx, self.steps)) for idx in np.ndindex(*kernel[:-1])]
-        self.out_region = (slice(None),) * 2 + tuple(slice(0, o) for o in self.out)  # (C, N, *P)
 
 
 @lru_cache(maxsize=256)
@@ -124,15 +126,17 @@ def _column_view(flat: np.ndarray, plan: _Plan, nb: int) -> np.ndarray:
     return np.ndarray((flat.shape[0],) + plan.kernel + (nb, plan.span), flat.dtype, flat, strides=strides)
 
 
-def _sub_blocks(nb: int, plan: _Plan, rows: int, item: int, budget: int) -> list[tuple[int, int, int, int]]:
-    """Split ``nb`` images into (first image, end image, first position, end position) pieces
-    whose columns take about ``budget`` bytes: several whole images, or part of one image."""
-    per_image = rows * plan.span * item
+def _sub_blocks(nb: int, positions: int, rows: int, item: int,
+                budget: int) -> list[tuple[int, int, int, int]]:
+    """Split ``nb`` images of ``positions`` each into (first image, end image, first position,
+    end position) pieces whose columns take about ``budget`` bytes: several whole images, or
+    part of one image."""
+    per_image = rows * positions * item
     if per_image <= budget:
         step = budget // per_image
-        return [(s, min(s + step, nb), 0, plan.span) for s in range(0, nb, step)]
+        return [(s, min(s + step, nb), 0, positions) for s in range(0, nb, step)]
     step = max(1, budget // (rows * item))
-    return [(i, i + 1, p, min(p + step, plan.span)) for i in range(nb) for p in range(0, plan.span, step)]
+    return [(i, i + 1, p, min(p + step, positions)) for i in range(nb) for p in range(0, positions, step)]
 
 
 def _column_buffer(subs: list[tuple[int, int, int, int]], rows: int, dtype: np.dtype) -> np.ndarray:
@@ -141,48 +145,61 @@ def _column_buffer(subs: list[tuple[int, int, int, int]], rows: int, dtype: np.d
     return np.empty((rows, (e - s) * (q - p)), dtype)
 
 
-def _input_grad(gv: np.ndarray, w_outer: np.ndarray, plan: _Plan, budget: int) -> np.ndarray:
-    """The input gradient (C, nb*plane) on the padded flat grid from ``gv`` (C_out, nb, *O).
-
-    ``dx[c, q] = sum_{o,k} w[o, c, k] G[o, q - off_k]`` with ``G`` the output gradient laid on
-    the padded grid (zero off the valid outputs, and before the first image, so that every
-    read that wraps around a row or an image lands on a zero). Split ``off_k`` into an outer
-    offset (leading kernel axes) and ``j * s`` (last axis, step ``s``): stacking ``G`` shifted
-    by each ``j * s`` gives ``K_last*C_out`` rows, one GEMM with ``w`` gives, per outer offset
-    and input channel, a row ``T``, and ``dx[c, q] = sum_outer T[outer, c, q - outer]`` is a
-    few shifted adds of long contiguous rows. Positions are processed in runs of ``length``;
-    each run computes ``T`` over ``ext`` extra positions before it (the largest outer offset).
-    """
+def _grad_grid(gv: np.ndarray, plan: _Plan, per_image: int) -> np.ndarray:
+    """The output gradient ``gv`` (C_out, nb, *O) laid on the flat positions of the forward
+    pass, ``per_image`` apart (``plan.span``, or for a 1-D kernel ``plan.plane``): (C_out,
+    head + nb*per_image), zero at the dropped positions and over a head of ``(K_last - 1) *
+    step`` positions before the first image (see :func:`_input_grad`)."""
     c_out, nb = gv.shape[:2]
+    head = (plan.kernel[-1] - 1) * plan.steps[-1]
+    gcat = np.zeros((c_out, head + nb * per_image), gv.dtype)
+    images = gcat[:, head:].reshape(c_out, nb, per_image)[:, :, : plan.span]  # a view: 1-D, or contiguous
+    images.reshape((c_out, nb) + plan.grid)[plan.valid] = gv
+    return gcat
+
+
+def _t_extent(plan: _Plan) -> int:
+    """Positions per image where :func:`_input_grad`'s ``T`` can be non-zero: the forward's span,
+    but for a 1-D kernel (its last axis is its leading axis: no zeros at a row's end to wrap
+    onto) the whole padded plane."""
+    return plan.span if len(plan.kernel) > 1 else plan.plane
+
+
+def _input_grad(gcat: np.ndarray, w_outer: np.ndarray, plan: _Plan, nb: int, budget: int) -> np.ndarray:
+    """The input gradient (C, nb*plane) on the padded flat grid from ``gcat`` (:func:`_grad_grid`).
+
+    ``dx[c, q] = sum_{o,k} w[o, c, k] G[o, q - off_k]``. Split ``off_k`` into an outer offset
+    (leading kernel axes) and ``j * s`` (last axis, step ``s``). Stacking ``G`` shifted by
+    each ``j * s`` gives ``K_last*C_out`` rows; one GEMM with ``w`` gives, per outer offset
+    and input channel, a row ``T[u] = sum_{j,o} w[o, c, outer, j] G[o, u - j*s]``, and ``dx``
+    is a few shifted adds ``dx[q] += T[q - outer]``. With two or more spatial axes, ``T`` is
+    zero past the output's extent in the leading axis (``G`` is, and a shift by ``j*s`` that
+    wraps around a row lands on the zeros at its end), so it is computed on the forward's
+    ``span`` positions per image, not the whole padded ``plane`` (:func:`_t_extent`): 1.4x
+    fewer multiply-adds for LeNet's 5x5 on 14x14. ``gcat`` lays images that far apart.
+    """
+    c_out = gcat.shape[0]
     k_last, step = plan.kernel[-1], plan.steps[-1]
-    head, ext, total = plan.tail, plan.outer[-1], nb * plan.plane
-    gfull = np.zeros((c_out, head + total), gv.dtype)
-    gfull[:, head:].reshape((c_out, nb) + plan.padded)[plan.out_region] = gv
+    head, extent, plane = (k_last - 1) * step, _t_extent(plan), plan.plane
     n_outer = len(plan.outer)
     c = w_outer.shape[0] // n_outer
-    per_position = (k_last * c_out + n_outer * c) * gv.itemsize
-    length = min(total, max(budget // per_position, 8 * ext, 1))
-    stack_buf = np.empty(k_last * c_out * (length + ext), gv.dtype)
-    t_buf = np.empty(n_outer * c * (length + ext), gv.dtype)
-    dflat = np.empty((c, total), gv.dtype)
-    for q0 in range(0, total, length):
-        q1 = min(q0 + length, total)
-        span = q1 - q0 + ext
-        stack = stack_buf[: k_last * c_out * span].reshape(k_last, c_out, span)
-        for j in range(k_last):  # stack[j, o, i] = G[o, q0 - ext + i - j*step]
-            start = q0 + (k_last - 1 - j) * step
-            stack[j] = gfull[:, start : start + span]
-        t = t_buf[: n_outer * c * span].reshape(n_outer * c, span)
-        np.matmul(w_outer, stack.reshape(k_last * c_out, span), out=t)
-        t3 = t.reshape(n_outer, c, span)
-        d = dflat[:, q0:q1]
+    rows = k_last * c_out + n_outer * c  # the stack's rows and T's, per position
+    subs = _sub_blocks(nb, extent, rows, gcat.itemsize, budget)
+    stack_buf = _column_buffer(subs, k_last * c_out, gcat.dtype)
+    t_buf = _column_buffer(subs, n_outer * c, gcat.dtype)
+    dflat = np.zeros((c, nb, plane), gcat.dtype)
+    for s, e, p, q in subs:  # images s..e-1, positions p..q-1 of each
+        u0, u1 = s * extent + p, (e - 1) * extent + q  # contiguous positions of gcat
+        stack = stack_buf[:, : u1 - u0].reshape(k_last, c_out, u1 - u0)
+        for j in range(k_last):  # stack[j, o, u] = G[o, u - j*step]
+            stack[j] = gcat[:, head + u0 - j * step : head + u1 - j * step]
+        t = t_buf[:, : u1 - u0]
+        np.matmul(w_outer, stack.reshape(k_last * c_out, -1), out=t)
+        t4 = t.reshape(n_outer, c, e - s, q - p)
         for i, off in enumerate(plan.outer):
-            run = t3[i, :, ext - off : ext - off + q1 - q0]
-            if i == 0:
-                np.copyto(d, run)
-            else:
-                d += run
-    return dflat
+            hi = min(q + off, plane)  # T past the plane's end is zero (beyond O in a middle axis)
+            dflat[:, s:e, p + off : hi] += t4[i, :, :, : hi - p - off]
+    return dflat.reshape(c, nb * plane)
 
 
 def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
@@ -213,7 +230,7 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
         nb = b.stop - b.start
         flats[b.start] = flat = _flat_input(xd[b], plan)
         view = _column_view(flat, plan, nb)
-        subs = _sub_blocks(nb, plan, rows, xd.itemsize, STREAM_BYTES)
+        subs = _sub_blocks(nb, plan.span, rows, xd.itemsize, STREAM_BYTES)
         if len(subs) == 1:  # small (batch-1 inference): one copy, one product
             yc = wm @ view.reshape(rows, -1)
         else:
@@ -235,13 +252,19 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
         if bias is not None and bias.requires_grad:
             gb = g.sum(axis=(0,) + tuple(range(2, g.ndim)))
 
+        grids: dict[tuple[int, int], np.ndarray] = {}  # each block's gradient on the flat positions
+
+        def grad_grid(b: slice, per_image: int) -> np.ndarray:  # dx's, or dW's if it is the same
+            if (b.start, per_image) not in grids:
+                grids[b.start, per_image] = _grad_grid(g[b].swapaxes(0, 1), plan, per_image)
+            return grids[b.start, per_image]
+
         def weight_grad(b: slice) -> np.ndarray:
             nb = b.stop - b.start
-            gc = np.zeros((c_out, nb) + plan.grid, g.dtype)  # zero at the dropped positions
-            gc[plan.valid] = g[b].swapaxes(0, 1)
-            gm = gc.reshape(c_out, -1)
+            gcat = grad_grid(b, plan.span)
+            gm = gcat[:, gcat.shape[1] - nb * plan.span :]
             view = _column_view(flats[b.start], plan, nb)
-            subs = _sub_blocks(nb, plan, rows, xd.itemsize, STREAM_BYTES)
+            subs = _sub_blocks(nb, plan.span, rows, xd.itemsize, STREAM_BYTES)
             buf = _column_buffer(subs, rows, xd.dtype)
             gwm = np.zeros((rows, c_out), g.dtype)
             for s, e, p, q in subs:
@@ -259,7 +282,7 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
 
             def input_grad(b: slice) -> None:
                 nb = b.stop - b.start
-                dflat = _input_grad(g[b].swapaxes(0, 1), w_outer, plan, INPUT_GRAD_BYTES)
+                dflat = _input_grad(grad_grid(b, _t_extent(plan)), w_outer, plan, nb, INPUT_GRAD_BYTES)
                 dx[b] = dflat.reshape((c, nb) + plan.padded)[(slice(None),) * 2 + plan.inner].swapaxes(0, 1)
 
             map_chunks(input_grad, blocks)
