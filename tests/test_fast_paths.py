@@ -117,6 +117,22 @@ def test_flat_route_matches_general_path(cfg: dict) -> None:
         np.testing.assert_allclose(f, s, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("small_chunks", [False, True])
+def test_flat_route_3d_input_gradient_past_the_plane(monkeypatch, small_chunks: bool) -> None:
+    # A 3-D kernel with K_1 > 1: the input gradient's outer offsets reach past an image's padded
+    # plane from the forward's span, where its partial sums T are zero and are cut off.
+    cfg = {"x": (2, 2, 4, 5, 6), "w": (3, 2, 2, 3, 2), "seed": 3, "x_grad": True,
+           "kw": {"dilation": (1, 2, 1), "padding": ((1, 1), (0, 1), (2, 0))}}
+    if small_chunks:
+        monkeypatch.setattr(conv_flat, "STREAM_BYTES", 1)
+        monkeypatch.setattr(conv_flat, "INPUT_GRAD_BYTES", 1)
+    fast = _conv_and_grads(cfg)
+    monkeypatch.setattr(conv_flat, "FLAT_MAX_CHANNELS", 0)
+    simple = _conv_and_grads(cfg)
+    for f, s in zip(fast, simple, strict=True):
+        np.testing.assert_allclose(f, s, rtol=1e-12, atol=1e-12)
+
+
 def test_flat_route_is_taken_for_few_channels_at_stride_1(monkeypatch) -> None:
     calls = _count_calls(monkeypatch, conv_ops, "conv_valid_flat")
     x = nc.tensor(np.ones((2, conv_flat.FLAT_MAX_CHANNELS, 6, 6)), requires_grad=True)
