@@ -89,7 +89,8 @@ def test_fast_path_is_taken_only_without_input_gradient(monkeypatch) -> None:
 def flat_configs(draw: st.DrawFn) -> dict:
     cfg = _draw_conv(draw, conv_flat.FLAT_MAX_CHANNELS, max_batch=4, max_spatial=7)
     cfg["x_grad"] = draw(st.booleans())
-    cfg["small_chunks"] = draw(st.booleans())  # columns built one image at a time
+    # budgets: the default, one position per piece, a few positions, a few images
+    cfg["budget"] = draw(st.sampled_from([None, 1, 200, 1000, 5000]))
     return cfg
 
 
@@ -107,9 +108,9 @@ def _conv_and_grads(cfg: dict) -> list[np.ndarray]:
 @given(flat_configs())
 def test_flat_route_matches_general_path(cfg: dict) -> None:
     with pytest.MonkeyPatch.context() as mp:
-        if cfg["small_chunks"]:
-            mp.setattr(conv_flat, "STREAM_BYTES", 1)
-            mp.setattr(conv_flat, "INPUT_GRAD_BYTES", 1)
+        if cfg["budget"] is not None:
+            mp.setattr(conv_flat, "STREAM_BYTES", cfg["budget"])
+            mp.setattr(conv_flat, "INPUT_GRAD_BYTES", cfg["budget"])
         fast = _conv_and_grads(cfg)
         mp.setattr(conv_flat, "FLAT_MAX_CHANNELS", 0)  # every layer takes the general path
         simple = _conv_and_grads(cfg)
@@ -117,15 +118,17 @@ def test_flat_route_matches_general_path(cfg: dict) -> None:
         np.testing.assert_allclose(f, s, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("small_chunks", [False, True])
-def test_flat_route_3d_input_gradient_past_the_plane(monkeypatch, small_chunks: bool) -> None:
+@pytest.mark.parametrize("budget", [None, 1, 300, 1000, 3000])
+def test_flat_route_3d_input_gradient_past_the_plane(monkeypatch, budget: int | None) -> None:
     # A 3-D kernel with K_1 > 1: the input gradient's outer offsets reach past an image's padded
-    # plane from the forward's span, where its partial sums T are zero and are cut off.
+    # plane from the forward's span, where its partial sums T are zero and are cut off; with
+    # small budgets an image is cut into pieces of 1, 2, 6 or 20 positions, some of which start
+    # where every position lands past the plane for the largest offsets.
     cfg = {"x": (2, 2, 4, 5, 6), "w": (3, 2, 2, 3, 2), "seed": 3, "x_grad": True,
            "kw": {"dilation": (1, 2, 1), "padding": ((1, 1), (0, 1), (2, 0))}}
-    if small_chunks:
-        monkeypatch.setattr(conv_flat, "STREAM_BYTES", 1)
-        monkeypatch.setattr(conv_flat, "INPUT_GRAD_BYTES", 1)
+    if budget is not None:
+        monkeypatch.setattr(conv_flat, "STREAM_BYTES", budget)
+        monkeypatch.setattr(conv_flat, "INPUT_GRAD_BYTES", budget)
     fast = _conv_and_grads(cfg)
     monkeypatch.setattr(conv_flat, "FLAT_MAX_CHANNELS", 0)
     simple = _conv_and_grads(cfg)

@@ -200,7 +200,8 @@ def _input_grad(gcat: np.ndarray, w_outer: np.ndarray, plan: _Plan, nb: int, bud
         t4 = t.reshape(n_outer, c, e - s, q - p)
         for i, off in enumerate(plan.outer):
             hi = min(q + off, plane)  # T past the plane's end is zero (beyond O in a middle axis)
-            dflat[:, s:e, p + off : hi] += t4[i, :, :, : hi - p - off]
+            if hi > p + off:
+                dflat[:, s:e, p + off : hi] += t4[i, :, :, : hi - p - off]
     return dflat.reshape(c, nb * plane)
 
 
