@@ -21,7 +21,8 @@ axis's offsets only (``K_last*C_out`` rows), so one GEMM gives a row per input c
 leading-axis offset, and ``dx`` is a few shifted adds of long rows (:func:`_input_grad`).
 Columns are never all materialised: they are copied a few images at a time into a buffer
 that stays in cache, multiplied, and copied again for the backward pass from the padded flat
-input, which is all the layer keeps. Large layers split their images into one block per worker thread.
+input, which is all the layer keeps. Large layers split their images into one block per
+worker thread.
 """
 
 from __future__ import annotations
@@ -102,6 +103,12 @@ class _Plan:
         # The input gradient splits each offset into the last kernel axis's step and the rest:
         # ``outer`` lists the offsets of the leading kernel axes (just 0 for a 1-D kernel).
         self.outer = [sum(k * st for k, st in zip(idx, self.steps)) for idx in np.ndindex(*kernel[:-1])]
+        # ... and shifts the output gradient back by up to ``head`` positions (zeros before the
+        # first image); its partial sums T can be non-zero on ``t_extent`` positions per image:
+        # the forward's span, but for a 1-D kernel (its last axis is its leading axis: no zeros
+        # at a row's end to wrap onto) the whole padded plane.
+        self.head = (kernel[-1] - 1) * self.steps[-1]
+        self.t_extent = self.span if len(kernel) > 1 else self.plane
 
 
 @lru_cache(maxsize=256)
@@ -147,22 +154,14 @@ def _column_buffer(subs: list[tuple[int, int, int, int]], rows: int, dtype: np.d
 
 def _grad_grid(gv: np.ndarray, plan: _Plan, per_image: int) -> np.ndarray:
     """The output gradient ``gv`` (C_out, nb, *O) laid on the flat positions of the forward
-    pass, ``per_image`` apart (``plan.span``, or for a 1-D kernel ``plan.plane``): (C_out,
-    head + nb*per_image), zero at the dropped positions and over a head of ``(K_last - 1) *
-    step`` positions before the first image (see :func:`_input_grad`)."""
+    pass, ``per_image`` apart (``plan.span``, or ``plan.t_extent`` for :func:`_input_grad`):
+    (C_out, head + nb*per_image), zero at the dropped positions and over ``plan.head``
+    positions before the first image."""
     c_out, nb = gv.shape[:2]
-    head = (plan.kernel[-1] - 1) * plan.steps[-1]
-    gcat = np.zeros((c_out, head + nb * per_image), gv.dtype)
-    images = gcat[:, head:].reshape(c_out, nb, per_image)[:, :, : plan.span]  # a view: 1-D, or contiguous
+    gcat = np.zeros((c_out, plan.head + nb * per_image), gv.dtype)
+    images = gcat[:, plan.head :].reshape(c_out, nb, per_image)[:, :, : plan.span]  # a view
     images.reshape((c_out, nb) + plan.grid)[plan.valid] = gv
     return gcat
-
-
-def _t_extent(plan: _Plan) -> int:
-    """Positions per image where :func:`_input_grad`'s ``T`` can be non-zero: the forward's span,
-    but for a 1-D kernel (its last axis is its leading axis: no zeros at a row's end to wrap
-    onto) the whole padded plane."""
-    return plan.span if len(plan.kernel) > 1 else plan.plane
 
 
 def _input_grad(gcat: np.ndarray, w_outer: np.ndarray, plan: _Plan, nb: int, budget: int) -> np.ndarray:
@@ -175,12 +174,12 @@ def _input_grad(gcat: np.ndarray, w_outer: np.ndarray, plan: _Plan, nb: int, bud
     is a few shifted adds ``dx[q] += T[q - outer]``. With two or more spatial axes, ``T`` is
     zero past the output's extent in the leading axis (``G`` is, and a shift by ``j*s`` that
     wraps around a row lands on the zeros at its end), so it is computed on the forward's
-    ``span`` positions per image, not the whole padded ``plane`` (:func:`_t_extent`): 1.4x
+    ``span`` positions per image, not the whole padded ``plane`` (``plan.t_extent``): 1.4x
     fewer multiply-adds for LeNet's 5x5 on 14x14. ``gcat`` lays images that far apart.
     """
     c_out, item = gcat.shape[0], gcat.itemsize
     k_last, step = plan.kernel[-1], plan.steps[-1]
-    head, extent, plane = (k_last - 1) * step, _t_extent(plan), plan.plane
+    head, extent, plane = plan.head, plan.t_extent, plan.plane
     n_outer = len(plan.outer)
     c = w_outer.shape[0] // n_outer
     rows = k_last * c_out + n_outer * c  # the stack's rows and T's, per position
@@ -285,7 +284,7 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
 
             def input_grad(b: slice) -> None:
                 nb = b.stop - b.start
-                dflat = _input_grad(grad_grid(b, _t_extent(plan)), w_outer, plan, nb, INPUT_GRAD_BYTES)
+                dflat = _input_grad(grad_grid(b, plan.t_extent), w_outer, plan, nb, INPUT_GRAD_BYTES)
                 dx[b] = dflat.reshape((c, nb) + plan.padded)[(slice(None),) * 2 + plan.inner].swapaxes(0, 1)
 
             map_chunks(input_grad, blocks)
