@@ -8,7 +8,7 @@ scratch module; ``name:`` alone is the settings as they are),
 for example::
 
     python benchmarks/ab_step.py --batch 128 base: \\
-        nodefer:ndconv.ops.conv_flat.DEFER_MIN_MACS=1e15
+        1M:ndconv.ops.conv_flat.INPUT_GRAD_BYTES=1048576
 
 The variants take turns in one process, ``--rounds`` times, 30 timed steps each after one
 untimed step, so that the machine's drift hits all of them alike (separate processes moved by

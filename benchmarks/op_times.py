@@ -5,9 +5,8 @@
 Wraps ``ndconv.autograd.record`` for the run: a primitive's forward time is the time since the
 previous primitive recorded its result (so it includes the Python between them: argument
 checks, module calls), its backward time is its VJP's. Convolutions are listed per weight
-shape. A weight gradient a VJP hands to a pool thread (``ndconv.backend.defer``) is not in its
-VJP's time; the step's total is. Median-free: means over ``--steps`` steps after 5 warm-up
-steps, so run it on a quiet machine. Not a comparison with PyTorch (see train_step.py).
+shape. Median-free: means over ``--steps`` steps after 5 warm-up steps, so run it on a quiet
+machine. Not a comparison with PyTorch (see train_step.py).
 """
 
 from __future__ import annotations

@@ -213,13 +213,12 @@ def test_threaded_chunks_match_sequential_chunks(monkeypatch, route: str) -> Non
 
 
 @pytest.mark.parametrize("threads", ["1", "2"])
-def test_flat_route_deferred_weight_gradient_is_the_immediate_one(monkeypatch, threads: str) -> None:
-    """With an input gradient to compute the flat route hands dW to a pool thread; without one it
-    computes dW at once. The same blocks are summed in the same order: equal to the last bit."""
+def test_flat_route_weight_gradient_is_the_same_with_or_without_dx(monkeypatch, threads: str) -> None:
+    """Each block's job computes dx (when asked) and the block's dW from the same gradient grid;
+    the blocks are summed in the same order either way: dW equal to the last bit."""
     monkeypatch.setenv("NDCONV_NUM_THREADS", threads)
     monkeypatch.setattr(conv_flat, "PARALLEL_MIN_MACS", 0)  # one block per thread
-    monkeypatch.setattr(conv_flat, "DEFER_MIN_MACS", 0)  # a small layer defers too
-    deferred = _count_calls(monkeypatch, conv_flat, "defer")
+    grid_calls = _count_calls(monkeypatch, conv_flat, "_grad_grid")
     rng = np.random.default_rng(3)
     x = rng.standard_normal((6, 3, 9, 9)).astype(np.float32)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
@@ -229,13 +228,8 @@ def test_flat_route_deferred_weight_gradient_is_the_immediate_one(monkeypatch, t
         wt = nc.tensor(w, requires_grad=True)
         F.conv(nc.tensor(x, requires_grad=x_grad), wt, padding=1).backward(g)
         grads.append(wt.grad)
-    assert len(deferred) == int(threads)  # one job per block, only for the layer with dx
+    assert len(grid_calls) == 2 * int(threads)  # one grid per block, shared by dx and dW
     np.testing.assert_array_equal(grads[1], grads[0])
-    monkeypatch.undo()
-    small = _count_calls(monkeypatch, conv_flat, "defer")
-    xt = nc.tensor(x, requires_grad=True)
-    F.conv(xt, nc.tensor(w, requires_grad=True), padding=1).backward(g)
-    assert small == []  # below DEFER_MIN_MACS the weight gradient is computed at once
 
 
 @pytest.mark.parametrize(("files", "expected"), [
@@ -260,35 +254,10 @@ def test_l2_cache_size_is_read_from_sysfs(monkeypatch, tmp_path, files: dict, ex
         backend.l2_cache_bytes.cache_clear()
 
 
-def test_gather_runs_the_jobs_no_pool_thread_has_started_on_the_caller(monkeypatch) -> None:
-    pytest.importorskip("threadpoolctl")  # without it the engine never threads
-    import threading
-
-    from ndconv import backend
-
-    monkeypatch.setenv("NDCONV_NUM_THREADS", "2")  # one pool thread besides the caller
-    started, release = threading.Event(), threading.Event()
-
-    def hold() -> str:
-        started.set()
-        release.wait(10)
-        return threading.current_thread().name
-
-    busy = backend.defer(hold)
-    assert started.wait(10)  # the pool thread is now busy
-    parts = [backend.defer(lambda i=i: (i, threading.current_thread().name)) for i in range(3)]
-    values = backend.gather(parts)  # none started: all three run here, in order of the list
-    assert values == [(i, threading.current_thread().name) for i in range(3)]
-    release.set()
-    assert busy.result().startswith("ndconv")
-    lazy = backend.Deferred(lambda: threading.current_thread().name, submit=False)
-    assert lazy.result() == threading.current_thread().name == lazy.result()
-
-
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_pool_works_in_a_forked_child(monkeypatch) -> None:
     """A child forked after the pool started gets a pool of its own (the parent's threads do not
-    exist in it): threaded chunks and a deferred job finish there instead of waiting forever."""
+    exist in it), and threaded chunks run there."""
     pytest.importorskip("threadpoolctl")  # without it the engine never threads
     import multiprocessing
 
@@ -308,9 +277,9 @@ def test_pool_works_in_a_forked_child(monkeypatch) -> None:
 def _use_pool_in_child() -> None:
     from ndconv import backend
 
-    ok = backend.map_chunks(lambda i: i * 2, [1, 2, 3]) == [2, 4, 6]
-    ok = ok and backend.defer(lambda: 7).result() == 7
-    os._exit(0 if ok else 1)
+    forgotten = backend._pool is None  # the parent's pool was dropped at the fork
+    ok = forgotten and backend.map_chunks(lambda i: i * 2, [1, 2, 3]) == [2, 4, 6]
+    os._exit(0 if ok and backend._pool is not None else 1)
 
 
 def test_map_chunks_keeps_order_and_runs_sequentially_when_asked(monkeypatch) -> None:

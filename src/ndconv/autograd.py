@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from .backend import Deferred
-
 __all__ = [
     "Tensor",
     "tensor",
@@ -32,9 +30,7 @@ __all__ = [
 DEFAULT_DTYPE = np.float32
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
 
-# A VJP returns one gradient per input: an array, None, or a ``Deferred`` array (being computed
-# on a pool thread; the engine collects it when it needs it, see ``_run_backward``).
-VJP = Callable[[np.ndarray], Sequence["np.ndarray | Deferred[np.ndarray] | None"]]
+VJP = Callable[[np.ndarray], Sequence["np.ndarray | None"]]  # one gradient (or None) per input
 
 
 class _GradMode(threading.local):
@@ -378,15 +374,9 @@ def _shape_arg(shape: tuple[Any, ...]) -> tuple[Any, ...]:
 def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     order = _topological_order(root)
     grads: dict[int, np.ndarray] = {id(root): seed}
-    # Gradients a VJP hands back as ``Deferred`` (computed on a pool thread meanwhile) for a leaf:
-    # collected when the leaf's turn comes, after its immediate ones, in the order they came.
-    pending: dict[int, list[Deferred[np.ndarray]]] = {}
     while order:  # order is parents-first; popping goes children-first and lets each
         t = order.pop()  # finished tensor (and what its node saved) be freed at once
         g = grads.pop(id(t), None)
-        for later in pending.pop(id(t), ()):
-            pg = _fit(later.result(), t)
-            g = pg if g is None else g + pg
         node = t._node
         if node is None or g is None:
             if g is not None and t.requires_grad:
@@ -399,11 +389,6 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
             if parent is None or given is None or not parent.requires_grad:
                 continue
             key = id(parent)
-            if isinstance(given, Deferred):
-                if parent._node is None:  # a leaf: nothing waits for its gradient
-                    pending.setdefault(key, []).append(given)
-                    continue
-                given = given.result()
             pg = _fit(given, parent)
             if key in grads:
                 grads[key] = grads[key] + pg

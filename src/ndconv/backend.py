@@ -1,8 +1,7 @@
 """Threading and memory for the engine.
 
 **Threads.** Independent chunks of work run on the calling thread and a small pool
-(:func:`map_chunks`); a job can also be left to the pool while the caller goes on
-(:func:`defer`), as the backward pass does with weight gradients.
+(:func:`map_chunks`).
 
 NumPy's copies and BLAS products release the GIL, so two Python threads that each copy a
 chunk of windows (im2col) and multiply it keep both cores busy: while one thread copies, the
@@ -35,13 +34,13 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 __all__ = [
-    "num_workers", "map_chunks", "defer", "Deferred", "row_blocks", "in_layout_of", "keep_freed_memory",
-    "l2_cache_bytes", "gather", "ordered_sum",
+    "num_workers", "map_chunks", "row_blocks", "in_layout_of", "keep_freed_memory", "l2_cache_bytes",
+    "ordered_sum",
 ]
 
 # Element-wise passes over arrays at least this large are split across the workers (measured
@@ -136,10 +135,10 @@ def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], parallel: bool = True)
     The calling thread works too: it and ``workers - 1`` pool threads take the next chunk in
     turn until none is left. (Handing every chunk to the pool instead left the caller idle and,
     measured on a 2-core VM, a woken pool thread could start a whole chunk late: LeNet's second
-    layer took 1.9 ms after any pause against 1.3 ms back to back.) A pool thread still busy
-    with a :func:`defer`-red job when the caller has taken every chunk is not waited for.
-    Results keep the order of ``chunks``, whichever thread computed them, so sums over them
-    are deterministic.
+    layer took 1.9 ms after any pause against 1.3 ms back to back.) A helper no pool thread
+    has started when the caller has taken every chunk is cancelled, not waited for. Results
+    keep the order of ``chunks``, whichever thread computed them, so sums over them are
+    deterministic.
     """
     pool = _get_pool() if parallel and len(chunks) > 1 else None
     if pool is None:
@@ -166,60 +165,6 @@ def map_chunks(fn: Callable[[T], R], chunks: Sequence[T], parallel: bool = True)
         if not helper.cancelled():
             helper.result()  # re-raise a helper's exception
     return results
-
-
-class Deferred(Generic[R]):
-    """A value computed on a pool thread while the caller goes on, or later on demand.
-
-    ``Deferred(fn)`` submits ``fn`` to the pool (see :func:`defer`); ``Deferred(fn,
-    submit=False)`` only runs it when ``result()`` is first called. A submitted job that no pool
-    thread has started yet when its result is asked for is taken back and run by the caller.
-    """
-
-    def __init__(self, fn: Callable[[], R], submit: bool = True) -> None:
-        pool = _get_pool() if submit else None
-        self._fn: Callable[[], R] | None = fn  # None once it has run, here or on the pool
-        self._value: R | None = None
-        self._future = pool.submit(fn) if pool is not None else None
-        if self._future is not None:  # once the pool has run it, drop it and what it holds
-            self._future.add_done_callback(self._release)
-
-    def _release(self, future: Any) -> None:
-        if not future.cancelled():
-            self._fn = None
-
-    def steal(self) -> None:
-        """Run the job here now if no pool thread has started it (else leave it to the pool)."""
-        if self._future is not None and self._future.cancel():
-            self._future = None
-        if self._future is None and self._fn is not None:
-            self._value, self._fn = self._fn(), None
-
-    def result(self) -> R:
-        """Return the value: compute it here if no pool thread has started it, else wait."""
-        self.steal()
-        if self._future is not None:
-            return self._future.result()
-        return self._value  # type: ignore[return-value]
-
-
-def gather(parts: Sequence[Deferred[R]]) -> list[R]:
-    """Return the values of ``parts`` in order; the caller first runs, last to first, every
-    part no pool thread has started (the pool takes jobs first to last), then waits for the rest."""
-    for part in reversed(parts):
-        part.steal()
-    return [part.result() for part in parts]
-
-
-def defer(fn: Callable[[], R]) -> Deferred[R]:
-    """Start ``fn()`` on a pool thread and return at once; ``.result()`` gives its value.
-
-    Without a pool it runs when ``.result()`` is first called. Either way ``fn`` is the same
-    code on the same data, so the value does not depend on the thread count. The backward
-    pass uses this for weight gradients nothing downstream needs: the pool thread computes
-    one while the calling thread backpropagates into the layers below (:mod:`ndconv.autograd`).
-    """
-    return Deferred(fn)
 
 
 def ordered_sum(parts: Sequence[Any]) -> Any:

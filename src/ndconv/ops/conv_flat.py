@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import lru_cache, partial
+from functools import lru_cache
 
 import numpy as np
 
 from ..autograd import Tensor, record
-from ..backend import Deferred, defer, gather, l2_cache_bytes, map_chunks, num_workers, ordered_sum
+from ..backend import l2_cache_bytes, map_chunks, num_workers, ordered_sum
 
 __all__ = ["FLAT_MAX_CHANNELS", "flat_route_applies", "conv_valid_flat"]
 
@@ -65,13 +65,6 @@ INPUT_GRAD_BYTES = 1 << 21
 # (While the caller sat idle during a pooled op, 30M had been best: `ndconv train` 0.5-1 s
 # faster than with 20M.)
 PARALLEL_MIN_MACS = 15_000_000
-# The weight gradient of a layer with an input gradient is handed to a pool thread (see the
-# VJP) from this many multiply-adds: below, the hand-off and the two threads' contention cost
-# more than the overlap saves. Measured with `benchmarks/ab_step.py` (LeNet-5's training step;
-# its second layer's dW is 43M at batch 128, 21M at 64): deferring from 30M, 4M or never gave
-# 10.08 / 10.02 / 10.21 ms at batch 128 and 6.13 / 6.37 / 6.14 ms at batch 64; at batch 1,
-# 0.76 ms not deferring against 1.07 always deferring, at batch 8 1.46 against 1.82.
-DEFER_MIN_MACS = 30_000_000
 # With this many output channels or more the output is laid out channels-last, like the rest
 # of the engine's wide layers (a ResNet stem's 64 channels): element-wise passes over two
 # arrays of different layouts run several times slower than over matching ones.
@@ -248,23 +241,30 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
 
     map_chunks(forward, blocks)
 
-    def vjp(g: np.ndarray) -> tuple[np.ndarray | Deferred[np.ndarray] | None, ...]:
+    def vjp(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         gx = np.empty(xd.shape, xd.dtype) if x.requires_grad else None
         gb = None
         if bias is not None and bias.requires_grad:
             gb = g.sum(axis=(0,) + tuple(range(2, g.ndim)))
+        # (C*n_outer, K_last*C_out): row (outer offset, c), column (last-axis offset, o)
+        w_outer = wd.reshape((c_out, c, len(plan.outer), plan.kernel[-1])).transpose(2, 1, 3, 0).reshape(
+            len(plan.outer) * c, -1)
 
-        grids: dict[tuple[int, int], np.ndarray] = {}  # each block's gradient on the flat positions
-
-        def grad_grid(b: slice, per_image: int) -> np.ndarray:  # dx's, or dW's if it is the same
-            if (b.start, per_image) not in grids:
-                grids[b.start, per_image] = _grad_grid(g[b].swapaxes(0, 1), plan, per_image)
-            return grids[b.start, per_image]
-
-        def weight_grad(b: slice) -> np.ndarray:
+        def block_grads(b: slice) -> np.ndarray | None:
+            """Write the block's dx into ``gx``; return its share of dW, (C*K, C_out)."""
             nb = b.stop - b.start
-            gcat = grad_grid(b, plan.span)
-            gm = gcat[:, gcat.shape[1] - nb * plan.span :]
+            gv = g[b].swapaxes(0, 1)
+            gcat = _grad_grid(gv, plan, plan.span) if w.requires_grad else None  # on the flat positions
+            if gx is not None:  # the same grid, unless a 1-D kernel's partial sums need the plane
+                if gcat is None or plan.t_extent != plan.span:
+                    gdx = _grad_grid(gv, plan, plan.t_extent)
+                else:
+                    gdx = gcat
+                dflat = _input_grad(gdx, w_outer, plan, nb, INPUT_GRAD_BYTES)
+                gx[b] = dflat.reshape((c, nb) + plan.padded)[(slice(None),) * 2 + plan.inner].swapaxes(0, 1)
+            if gcat is None:
+                return None
+            gm = gcat[:, plan.head :]
             view = _column_view(flats[b.start], plan, nb)
             subs = _sub_blocks(nb, plan.span, rows, xd.itemsize, STREAM_BYTES)
             buf = _column_buffer(subs, rows, xd.dtype)
@@ -273,31 +273,13 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
                 gwm += columns(view, buf, s, e, p, q) @ gm[:, s * plan.span + p : (e - 1) * plan.span + q].T
             return gwm
 
-        def summed(parts: list[np.ndarray]) -> np.ndarray:
-            return ordered_sum(parts).T.reshape(wd.shape)  # (C*K, C_out) blocks -> w's shape
-
-        if gx is not None:
-            dx = gx
-            # (C*n_outer, K_last*C_out): row (outer offset, c), column (last-axis offset, o)
-            w_outer = wd.reshape((c_out, c, len(plan.outer), plan.kernel[-1])).transpose(2, 1, 3, 0).reshape(
-                len(plan.outer) * c, -1)
-
-            def input_grad(b: slice) -> None:
-                nb = b.stop - b.start
-                dflat = _input_grad(grad_grid(b, plan.t_extent), w_outer, plan, nb, INPUT_GRAD_BYTES)
-                dx[b] = dflat.reshape((c, nb) + plan.padded)[(slice(None),) * 2 + plan.inner].swapaxes(0, 1)
-
-            map_chunks(input_grad, blocks)
-        if not w.requires_grad:
-            return gx, None, gb
-        if gx is not None and macs >= DEFER_MIN_MACS:
-            # The layers below still backpropagate: a pool thread computes dW meanwhile, after
-            # dx, which both threads share (LeNet-5's step at batch 128: 10.08 ms against 10.21
-            # computing dW here, see DEFER_MIN_MACS; deferring before dx was 0.3 ms slower in an
-            # earlier A/B). One job per block: when the engine asks for dW before the pool
-            # thread got to every block, the caller computes the rest itself.
-            parts = [defer(partial(weight_grad, b)) for b in blocks]  # a pool thread takes them in order
-            return gx, Deferred(lambda: summed(gather(parts)), submit=False), gb
-        return gx, summed(map_chunks(weight_grad, blocks)), gb
+        # One job per block does both gradients, so the thread that lays out the block's
+        # gradient uses it twice while it is in its cache (LeNet-5's step 10.22 -> 10.12 ms at
+        # batch 128 and 6.01 -> 5.90 ms at batch 64 against dx on both threads, then dW handed
+        # to a pool thread while the layers below backpropagated; the layer's backward on its
+        # own 2.54 -> 2.29-2.38 ms).
+        parts = map_chunks(block_grads, blocks)
+        gw = ordered_sum(parts).T.reshape(wd.shape) if w.requires_grad else None  # (C*K, C_out) blocks
+        return gx, gw, gb
 
     return record(y, (x, w, bias), vjp, "conv")
