@@ -30,10 +30,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train_step import ndconv_step  # noqa: E402
 
 
-def resolve(path: str) -> Any:
-    """The object ``module.ATTR`` names (a value ``@module.ATTR``: another function, say)."""
+def _target(path: str, variant: str) -> tuple[Any, str]:
+    """The module and attribute name ``module.ATTR`` names; exits if there is no such attribute."""
     module_name, _, attr = path.rpartition(".")
-    return getattr(importlib.import_module(module_name), attr)
+    module = importlib.import_module(module_name)
+    if not hasattr(module, attr):
+        raise SystemExit(f"ab_step: {module_name} has no attribute {attr!r} (variant {variant!r}).")
+    return module, attr
 
 
 def parse_variant(text: str) -> tuple[str, list[tuple[Any, str, Any]]]:
@@ -41,11 +44,10 @@ def parse_variant(text: str) -> tuple[str, list[tuple[Any, str, Any]]]:
     parsed = []
     for item in filter(None, settings.split(",")):
         target, _, value = item.partition("=")
-        module_name, _, attr = target.rpartition(".")
-        module = importlib.import_module(module_name)
-        if not hasattr(module, attr):
-            raise SystemExit(f"ab_step: {module_name} has no attribute {attr!r} (variant {text!r}).")
-        parsed.append((module, attr, resolve(value[1:]) if value.startswith("@") else ast.literal_eval(value)))
+        module, attr = _target(target, text)
+        # ``@module.ATTR``: another module's object (an alternative function, say)
+        setting = getattr(*_target(value[1:], text)) if value.startswith("@") else ast.literal_eval(value)
+        parsed.append((module, attr, setting))
     return name, parsed
 
 

@@ -30,7 +30,7 @@ __all__ = [
 DEFAULT_DTYPE = np.float32
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16))
 
-VJP = Callable[[np.ndarray], Sequence["np.ndarray | None"]]  # one gradient (or None) per input
+VJP = Callable[[np.ndarray], Sequence["np.ndarray | None"]]
 
 
 class _GradMode(threading.local):
@@ -385,23 +385,19 @@ def _run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
         if t._retain:
             _accumulate_leaf(t, g)
         parent_grads = node.vjp(g)
-        for parent, given in zip(node.parents, parent_grads):
-            if parent is None or given is None or not parent.requires_grad:
+        for parent, pg in zip(node.parents, parent_grads):
+            if parent is None or pg is None or not parent.requires_grad:
                 continue
+            pg = _unbroadcast(np.asarray(pg), parent.shape)
+            if pg.dtype != parent.dtype:
+                pg = pg.astype(parent.dtype)
             key = id(parent)
-            pg = _fit(given, parent)
             if key in grads:
                 grads[key] = grads[key] + pg
             else:
                 grads[key] = pg
         if not retain_graph:
             t._node = _FREED  # a second backward through here raises instead of passing silently
-
-
-def _fit(g: Any, t: Tensor) -> np.ndarray:
-    """``g`` summed back to ``t``'s shape (broadcasting) and cast to its dtype."""
-    g = _unbroadcast(np.asarray(g), t.shape)
-    return g.astype(t.dtype) if g.dtype != t.dtype else g
 
 
 def _topological_order(root: Tensor) -> list[Tensor]:

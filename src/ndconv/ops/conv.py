@@ -94,10 +94,6 @@ def _weight_matrix(w: np.ndarray, groups: int) -> np.ndarray:
 PARALLEL_MIN_MACS = 20_000_000
 
 
-def _worth_threads(macs: int) -> bool:
-    return macs >= PARALLEL_MIN_MACS
-
-
 def _chunks(batch: int, out: Ints, row_bytes: int) -> Iterator[tuple[slice, slice]]:
     """Yield (batch, first-output-axis) slices so that each chunk of ``cols`` is ~CHUNK_BYTES."""
     o0 = out[0]
@@ -151,7 +147,7 @@ def conv_forward_array(
                 y[b, o, ..., g * co_g : (g + 1) * co_g] = part.reshape(y[b, o, ..., :co_g].shape)
 
     chunks = list(_chunks(len(win), win.shape[1 : n + 1], k_cols * xl.itemsize))
-    map_chunks(chunk, chunks, parallel=_worth_threads(math.prod(out_shape) * k_cols * c_out))
+    map_chunks(chunk, chunks, parallel=math.prod(out_shape) * k_cols * c_out >= PARALLEL_MIN_MACS)
     return y
 
 
@@ -210,7 +206,7 @@ def conv_input_grad_array(
     # Chunks of whole samples write disjoint parts of gx; row chunks of one sample overlap.
     disjoint = all(o == slice(None) for _, o in chunks)
     macs = gl.shape[0] * math.prod(gl.shape[1 : n + 1]) * k_cols * c_out
-    map_chunks(fold, chunks, parallel=disjoint and _worth_threads(macs))
+    map_chunks(fold, chunks, parallel=disjoint and macs >= PARALLEL_MIN_MACS)
     return gx
 
 
@@ -235,7 +231,8 @@ def conv_weight_grad_array(
         return part
 
     chunks = list(_chunks(len(win), win.shape[1 : n + 1], k_cols * xl.itemsize))
-    parts = map_chunks(chunk, chunks, parallel=_worth_threads(math.prod(gl.shape[:-1]) * k_cols * c_out))
+    macs = math.prod(gl.shape[:-1]) * k_cols * c_out
+    parts = map_chunks(chunk, chunks, parallel=macs >= PARALLEL_MIN_MACS)
     gwm = ordered_sum(parts)
     gw = gwm.transpose(0, 2, 1).reshape((groups, co_g) + tuple(kernel) + (c_g,))
     return np.moveaxis(gw, -1, 2).reshape((c_out, c_g) + tuple(kernel))

@@ -138,12 +138,6 @@ def _irfftn(af: np.ndarray, size: tuple[int, ...], keep: tuple[slice, ...], dtyp
     return out
 
 
-def _products(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` for stacks of per-frequency matrices (F, m, k) and (F, k, n), on one thread:
-    split across two, the many small products ran slower in three of four layer shapes."""
-    return np.matmul(a, b)
-
-
 def conv_valid_fft(x: Tensor, w: Tensor, zero_pad: Sequence[tuple[int, int]],
                    bias: Tensor | None = None) -> Tensor:
     """Primitive: :func:`ndconv.ops.conv.conv_valid` for stride 1, dilation 1, one group."""
@@ -156,7 +150,9 @@ def conv_valid_fft(x: Tensor, w: Tensor, zero_pad: Sequence[tuple[int, int]],
     xf = _rfftn(xp, size)  # (N, C, *F)
     wf = _rfftn(wd, size)  # (C_out, C, *F)
     freq = xf.shape[2:]
-    yf = _products(_per_frequency(xf), np.conj(_per_frequency(wf)).transpose(0, 2, 1))  # (F, N, C_out)
+    # One matrix product per frequency, (F, m, k) @ (F, k, n), on this thread: split across two,
+    # the many small products ran slower in three of four layer shapes.
+    yf = np.matmul(_per_frequency(xf), np.conj(_per_frequency(wf)).transpose(0, 2, 1))  # (F, N, C_out)
     valid = tuple(slice(0, s - k + 1) for s, k in zip(spatial, kernel))
     y = _irfftn(_from_frequency(yf, freq), size, valid, xd.dtype)
     if bias is not None:
@@ -167,11 +163,11 @@ def conv_valid_fft(x: Tensor, w: Tensor, zero_pad: Sequence[tuple[int, int]],
         gf = _per_frequency(_rfftn(g, size))  # (F, N, C_out)
         gx = gw = gb = None
         if x.requires_grad:
-            dxf = _products(gf, _per_frequency(wf))  # (F, N, C)
+            dxf = np.matmul(gf, _per_frequency(wf))  # (F, N, C)
             inner = tuple(slice(lo, s - hi) for s, (lo, hi) in zip(spatial, zero_pad))
             gx = _irfftn(_from_frequency(dxf, freq), size, inner, xd.dtype)
         if w.requires_grad:
-            dwf = _products(np.conj(gf).transpose(0, 2, 1), _per_frequency(xf))  # (F, C_out, C)
+            dwf = np.matmul(np.conj(gf).transpose(0, 2, 1), _per_frequency(xf))  # (F, C_out, C)
             gw = _irfftn(_from_frequency(dwf, freq), size, tuple(slice(0, k) for k in kernel), wd.dtype)
         if bias is not None and bias.requires_grad:
             gb = g.sum(axis=(0,) + tuple(range(2, g.ndim)))

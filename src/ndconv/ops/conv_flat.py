@@ -176,7 +176,7 @@ def _input_grad(gcat: np.ndarray, w_outer: np.ndarray, plan: _Plan, nb: int, bud
     n_outer = len(plan.outer)
     c = w_outer.shape[0] // n_outer
     rows = k_last * c_out + n_outer * c  # the stack's rows and T's, per position
-    subs = _sub_blocks(nb, extent, rows, gcat.itemsize, budget)
+    subs = _sub_blocks(nb, extent, rows, item, budget)
     stack_buf = _column_buffer(subs, k_last * c_out, gcat.dtype)
     t_buf = _column_buffer(subs, n_outer * c, gcat.dtype)
     dflat = np.zeros((c, nb, plane), gcat.dtype)
@@ -246,16 +246,16 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
         gb = None
         if bias is not None and bias.requires_grad:
             gb = g.sum(axis=(0,) + tuple(range(2, g.ndim)))
-        # (C*n_outer, K_last*C_out): row (outer offset, c), column (last-axis offset, o)
-        w_outer = wd.reshape((c_out, c, len(plan.outer), plan.kernel[-1])).transpose(2, 1, 3, 0).reshape(
-            len(plan.outer) * c, -1)
+        # dx's weights, (C*n_outer, K_last*C_out): row (outer offset, c), column (last-axis offset, o)
+        w_outer = None if gx is None else wd.reshape((c_out, c, len(plan.outer), plan.kernel[-1])).transpose(
+            2, 1, 3, 0).reshape(len(plan.outer) * c, -1)
 
         def block_grads(b: slice) -> np.ndarray | None:
             """Write the block's dx into ``gx``; return its share of dW, (C*K, C_out)."""
             nb = b.stop - b.start
             gv = g[b].swapaxes(0, 1)
             gcat = _grad_grid(gv, plan, plan.span) if w.requires_grad else None  # on the flat positions
-            if gx is not None:  # the same grid, unless a 1-D kernel's partial sums need the plane
+            if gx is not None and w_outer is not None:  # dW's grid, unless a 1-D kernel's T needs the plane
                 if gcat is None or plan.t_extent != plan.span:
                     gdx = _grad_grid(gv, plan, plan.t_extent)
                 else:
