@@ -90,7 +90,9 @@ def flat_configs(draw: st.DrawFn) -> dict:
     cfg = _draw_conv(draw, conv_flat.FLAT_MAX_CHANNELS, max_batch=4, max_spatial=7)
     cfg["x_grad"] = draw(st.booleans())
     # budgets: the default, one position per piece, a few positions, a few images
-    cfg["budget"] = draw(st.sampled_from([None, 1, 200, 1000, 5000]))
+    cfg["budget"] = draw(st.sampled_from([None, 1, 200, 1000, 5000, 20000]))
+    # products: as large as the default allows, one image each, or a few images each
+    cfg["small"] = draw(st.sampled_from([None, 1, 3000]))
     return cfg
 
 
@@ -111,6 +113,8 @@ def test_flat_route_matches_general_path(cfg: dict) -> None:
         if cfg["budget"] is not None:
             mp.setattr(conv_flat, "STREAM_BYTES", cfg["budget"])
             mp.setattr(conv_flat, "INPUT_GRAD_BYTES", cfg["budget"])
+        if cfg["small"] is not None:
+            mp.setattr(conv_flat, "SMALL_GEMM_MACS", cfg["small"])
         fast = _conv_and_grads(cfg)
         mp.setattr(conv_flat, "FLAT_MAX_CHANNELS", 0)  # every layer takes the general path
         simple = _conv_and_grads(cfg)

@@ -21,8 +21,9 @@ axis's offsets only (``K_last*C_out`` rows), so one GEMM gives a row per input c
 leading-axis offset, and ``dx`` is a few shifted adds of long rows (:func:`_input_grad`).
 Columns are never all materialised: they are copied a few images at a time into a buffer
 that stays in cache, multiplied, and copied again for the backward pass from the padded flat
-input, which is all the layer keeps. Large layers split their images into one block per
-worker thread.
+input, which is all the layer keeps. A buffer's images are multiplied as several small
+products in one batched call (:data:`SMALL_GEMM_MACS`). Large layers split their images into
+one block per worker thread.
 """
 
 from __future__ import annotations
@@ -43,21 +44,30 @@ __all__ = ["FLAT_MAX_CHANNELS", "flat_route_applies", "conv_valid_flat"]
 # channels channels-last is 2x faster).
 FLAT_MAX_CHANNELS = 16
 # Work is split into one block of whole images per thread; each block's columns are built and
-# used a few images at a time, in a buffer of a quarter of the core's L2 cache, clamped to
-# 256 KiB-1 MiB. Measured on 2 cores: 3x faster than building every column first for LeNet's
-# first layer. With a 2 MiB L2, LeNet-5's step took 10.3 -> 10.0 ms at batch 128 and 6.0 -> 5.7
-# ms at batch 64 going from 256 to 512 KiB, but 11.4 and 6.7 ms at 768 KiB, when the columns
-# and their product no longer stay in L2. Smaller buffers mean more, shorter NumPy calls, and
-# between calls a thread waits for the GIL (LeNet's second layer forward on two threads: 2.5
-# ms with 128 KiB, 1.3 with 256, 1.1 with 512).
+# used a few images at a time, in a buffer of half the core's L2 cache, clamped to 256 KiB-1
+# MiB. Measured on 2 cores: 3x faster than building every column first for LeNet's first layer.
+# With a 2 MiB L2 and the products below, LeNet-5's step (`benchmarks/ab_step.py`, batch 128 /
+# 64) took 9.91 / 5.50 ms with 512 KiB, 9.56 / 5.43 with 768 KiB, 9.58 / 5.44 with 1 MiB and
+# 10.02 / 5.88 with 1.5 MiB, when the columns and their product no longer stay in L2. Smaller
+# buffers mean more, shorter NumPy calls, and between calls a thread waits for the GIL
+# (LeNet's second layer forward on two threads, one product per piece: 2.5 ms with 128 KiB,
+# 1.3 with 256, 1.1 with 512).
 # The input gradient works through its images a few at a time, so that their stacked
 # gradient and GEMM result take about INPUT_GRAD_BYTES. Measured with `benchmarks/ab_step.py`
 # (LeNet-5's step, batch 128 / 64): 1 MiB 9.71 / 5.94 ms, 2 MiB 9.59-9.63 / 5.86, 4 MiB 9.57 at
 # 128. (When the runs of positions covered the whole padded plane: LeNet's second layer at
 # batch 128, both gradients, 2.7 ms with 1 MiB, 3.6 ms with 256 KiB; 3.1 ms when W^T dY was
 # added back at 25 offsets.)
-STREAM_BYTES = min(max(l2_cache_bytes() // 4, 1 << 18), 1 << 20)
+STREAM_BYTES = min(max(l2_cache_bytes() // 2, 1 << 18), 1 << 20)
 INPUT_GRAD_BYTES = 1 << 21
+# A piece of whole images is multiplied as several products of whole images and at most this
+# many multiply-adds, in one batched ``np.matmul`` call: OpenBLAS multiplies matrices this small
+# with its small-matrix kernel, without packing. Measured on one core here (OpenBLAS 0.3.31,
+# SkylakeX kernels): (16, 150) @ (150, n) at 55-65 GMAC/s for n <= 416 (<= 1M multiply-adds),
+# 40-50 for n >= 420; (6, 25) @ (25, n) 50-65 up to n = 6666 and 21 at 6700. LeNet-5's step
+# against one product per piece (`benchmarks/ab_step.py`, same machine): 8.70 -> 9.05 ms at
+# batch 128, 5.14 -> 5.34 at 64 (one image per product: 8.46-8.82 and 5.61-5.72).
+SMALL_GEMM_MACS = 1_000_000
 # Below this many multiply-adds per product the layer runs on one thread: a second costs more
 # than it saves. Measured on 2 cores with `benchmarks/ab_step.py`, LeNet-5's training step (its
 # layers: 9M and 22M multiply-adds at batch 64, 17M and 43M at 128): 15M gives 6.14 ms at batch
@@ -126,23 +136,38 @@ def _column_view(flat: np.ndarray, plan: _Plan, nb: int) -> np.ndarray:
     return np.ndarray((flat.shape[0],) + plan.kernel + (nb, plan.span), flat.dtype, flat, strides=strides)
 
 
-def _sub_blocks(nb: int, positions: int, rows: int, item: int,
-                budget: int) -> list[tuple[int, int, int, int]]:
+def _sub_blocks(nb: int, positions: int, rows: int, item: int, budget: int,
+                macs: int) -> list[tuple[int, int, int, int, int]]:
     """Split ``nb`` images of ``positions`` each into (first image, end image, first position,
-    end position) pieces whose columns take about ``budget`` bytes: several whole images, or
-    part of one image."""
+    end position, products) pieces whose columns take about ``budget`` bytes: several whole
+    images, multiplied as ``products`` products of equally many images and at most
+    :data:`SMALL_GEMM_MACS` multiply-adds each (``macs`` per position), or part of one image,
+    as one product."""
     per_image = rows * positions * item
-    if per_image <= budget:
-        step = budget // per_image
-        return [(s, min(s + step, nb), 0, positions) for s in range(0, nb, step)]
-    step = max(1, budget // (rows * item))
-    return [(i, i + 1, p, min(p + step, positions)) for i in range(nb) for p in range(0, positions, step)]
+    if per_image > budget:
+        step = max(1, budget // (rows * item))
+        return [(i, i + 1, p, min(p + step, positions), 1)
+                for i in range(nb) for p in range(0, positions, step)]
+    per = max(1, min(budget // per_image, SMALL_GEMM_MACS // (macs * positions)))  # images per product
+    most = max(1, budget // (per * per_image))  # products per piece
+    pieces, s = [], 0
+    while s < nb:
+        products = min(most, (nb - s) // per)
+        e = s + products * per if products else nb  # the last few images: one product
+        pieces.append((s, e, 0, positions, max(products, 1)))
+        s = e
+    return pieces
 
 
-def _column_buffer(subs: list[tuple[int, int, int, int]], rows: int, dtype: np.dtype) -> np.ndarray:
-    """A buffer for the columns of the largest piece of :func:`_sub_blocks` (its first)."""
-    s, e, p, q = subs[0]
-    return np.empty((rows, (e - s) * (q - p)), dtype)
+def _buffer(subs: list[tuple[int, int, int, int, int]], rows: int, dtype: np.dtype) -> np.ndarray:
+    """A flat buffer for ``rows`` values per position of the largest piece of :func:`_sub_blocks`."""
+    s, e, p, q, _ = subs[0]
+    return np.empty((e - s) * (q - p) * rows, dtype)
+
+
+def _products(buf: np.ndarray, products: int, rows: int, positions: int) -> np.ndarray:
+    """``buf`` as ``products`` matrices of ``rows`` x ``positions // products``."""
+    return buf[: rows * positions].reshape(products, rows, positions // products)
 
 
 def _grad_grid(gv: np.ndarray, plan: _Plan, per_image: int) -> np.ndarray:
@@ -176,19 +201,22 @@ def _input_grad(gcat: np.ndarray, w_outer: np.ndarray, plan: _Plan, nb: int, bud
     n_outer = len(plan.outer)
     c = w_outer.shape[0] // n_outer
     rows = k_last * c_out + n_outer * c  # the stack's rows and T's, per position
-    subs = _sub_blocks(nb, extent, rows, item, budget)
-    stack_buf = _column_buffer(subs, k_last * c_out, gcat.dtype)
-    t_buf = _column_buffer(subs, n_outer * c, gcat.dtype)
+    subs = _sub_blocks(nb, extent, rows, item, budget, n_outer * c * k_last * c_out)
+    stack_buf = _buffer(subs, k_last * c_out, gcat.dtype)
+    t_buf = _buffer(subs, n_outer * c, gcat.dtype)
     dflat = np.zeros((c, nb, plane), gcat.dtype)
-    for s, e, p, q in subs:  # images s..e-1, positions p..q-1 of each
+    for s, e, p, q, products in subs:  # images s..e-1, positions p..q-1 of each
         u0, u1 = s * extent + p, (e - 1) * extent + q  # contiguous positions of gcat
-        stack = stack_buf[:, : u1 - u0].reshape(k_last, c_out, u1 - u0)
-        # stack[j, o, u] = G[o, u - j*step]: one copy from a view stepping back j*step per j
-        # (five copies took 5% longer on two threads: each NumPy call hands the GIL over)
-        shifted = (-step * item, gcat.strides[0], item)
-        stack[...] = np.ndarray(stack.shape, gcat.dtype, gcat, (head + u0) * item, shifted)
-        t = t_buf[:, : u1 - u0]
-        np.matmul(w_outer, stack.reshape(k_last * c_out, -1), out=t)
+        stack = _products(stack_buf, products, k_last * c_out, u1 - u0)
+        length = stack.shape[2]
+        # stack[i, (j, o), u] = G[o, u0 + i*length + u - j*step]: one copy from a view stepping
+        # back j*step per j (five copies took 5% longer on two threads: each NumPy call hands
+        # the GIL over)
+        shifted = (length * item, -step * item, gcat.strides[0], item)
+        stack.reshape(products, k_last, c_out, length)[...] = np.ndarray(
+            (products, k_last, c_out, length), gcat.dtype, gcat, (head + u0) * item, shifted)
+        t = t_buf[: n_outer * c * (u1 - u0)].reshape(n_outer * c, u1 - u0)
+        np.matmul(w_outer, stack, out=t.reshape(n_outer * c, products, length).swapaxes(0, 1))
         t4 = t.reshape(n_outer, c, e - s, q - p)
         for i, off in enumerate(plan.outer):
             hi = min(q + off, plane)  # T past the plane's end is zero (beyond O in a middle axis)
@@ -216,24 +244,33 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
     flats: dict[int, np.ndarray] = {}  # each block's padded, flattened input, for the backward
     bias_col = None if bias is None else bias.data.reshape((-1,) + (1,) * (len(plan.grid) + 1))
 
-    def columns(view: np.ndarray, buf: np.ndarray, s: int, e: int, p: int, q: int) -> np.ndarray:
-        cols = buf[:, : (e - s) * (q - p)]
-        cols.reshape((c,) + plan.kernel + (e - s, q - p))[...] = view[..., s:e, p:q]  # the copy
+    nk = len(plan.kernel)
+    split_axes = (nk + 1, *range(nk + 1), nk + 2, nk + 3)  # (C, *K, products, images, positions)
+
+    def columns(view: np.ndarray, buf: np.ndarray, s: int, e: int, p: int, q: int,
+                products: int) -> np.ndarray:
+        """Copy the piece's columns into ``buf``: (products, C*K, positions of each product)."""
+        cols = _products(buf, products, rows, (e - s) * (q - p))
+        src = view[..., s:e, p:q]  # (C, *K, images, positions)
+        if products > 1:  # -> (products, C, *K, images of each, positions)
+            src = src.reshape(src.shape[:-2] + (products, (e - s) // products, q - p)).transpose(split_axes)
+        cols.reshape(src.shape)[...] = src  # the copy
         return cols
 
     def forward(b: slice) -> None:
         nb = b.stop - b.start
         flats[b.start] = flat = _flat_input(xd[b], plan)
         view = _column_view(flat, plan, nb)
-        subs = _sub_blocks(nb, plan.span, rows, xd.itemsize, STREAM_BYTES)
+        subs = _sub_blocks(nb, plan.span, rows, xd.itemsize, STREAM_BYTES, rows * c_out)
         if len(subs) == 1:  # small (batch-1 inference): one copy, one product
             yc = wm @ view.reshape(rows, -1)
         else:
-            buf = _column_buffer(subs, rows, xd.dtype)
+            buf = _buffer(subs, rows, xd.dtype)
             yc = np.empty((c_out, nb * plan.span), xd.dtype)
-            for s, e, p, q in subs:
-                positions = slice(s * plan.span + p, (e - 1) * plan.span + q)
-                np.matmul(wm, columns(view, buf, s, e, p, q), out=yc[:, positions])
+            for s, e, p, q, products in subs:
+                out = yc[:, s * plan.span + p : (e - 1) * plan.span + q]
+                np.matmul(wm, columns(view, buf, s, e, p, q, products),
+                          out=out.reshape(c_out, products, -1).swapaxes(0, 1))
         yc = yc.reshape((c_out, nb) + plan.grid)
         if bias_col is not None:
             yc += bias_col
@@ -266,12 +303,25 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
                 return None
             gm = gcat[:, plan.head :]
             view = _column_view(flats[b.start], plan, nb)
-            subs = _sub_blocks(nb, plan.span, rows, xd.itemsize, STREAM_BYTES)
-            buf = _column_buffer(subs, rows, xd.dtype)
-            gwm = np.zeros((rows, c_out), g.dtype)
-            for s, e, p, q in subs:
-                gwm += columns(view, buf, s, e, p, q) @ gm[:, s * plan.span + p : (e - 1) * plan.span + q].T
-            return gwm
+            subs = _sub_blocks(nb, plan.span, rows, xd.itemsize, STREAM_BYTES, rows * c_out)
+            buf = _buffer(subs, rows, xd.dtype)
+            if subs[0][4] == 1:  # one product per piece
+                gwm = np.zeros((rows, c_out), g.dtype)
+                for s, e, p, q, _ in subs:
+                    piece = gm[:, s * plan.span + p : (e - 1) * plan.span + q]
+                    gwm += columns(view, buf, s, e, p, q, 1)[0] @ piece.T
+                return gwm
+            # Several products per piece: the gradient with positions as rows, so that both
+            # operands are contiguous (a transposed one misses OpenBLAS's small-matrix kernel:
+            # (150, 140) @ (140, 16) at 70 GMAC/s against 41), and the products summed at the end.
+            gt = np.ascontiguousarray(gm.T)  # (nb*span, C_out)
+            partial = np.empty((sum(sub[4] for sub in subs), rows, c_out), g.dtype)
+            k = 0
+            for s, e, p, q, products in subs:
+                piece = gt[s * plan.span + p : (e - 1) * plan.span + q].reshape(products, -1, c_out)
+                np.matmul(columns(view, buf, s, e, p, q, products), piece, out=partial[k : k + products])
+                k += products
+            return partial.sum(axis=0)
 
         # One job per block does both gradients, so the thread that lays out the block's
         # gradient uses it twice while it is in its cache (LeNet-5's step 10.22 -> 10.12 ms at
