@@ -91,8 +91,8 @@ def flat_configs(draw: st.DrawFn) -> dict:
     cfg["x_grad"] = draw(st.booleans())
     # budgets: the default, one position per piece, a few positions, a few images
     cfg["budget"] = draw(st.sampled_from([None, 1, 200, 1000, 5000, 20000]))
-    # products: as large as the default allows, one image each, or a few images each
-    cfg["small"] = draw(st.sampled_from([None, 1, 3000]))
+    # the weight gradient's operand: copied above the default size, always, or never
+    cfg["dw_copy"] = draw(st.sampled_from([None, 0, 1 << 30]))
     return cfg
 
 
@@ -113,8 +113,8 @@ def test_flat_route_matches_general_path(cfg: dict) -> None:
         if cfg["budget"] is not None:
             mp.setattr(conv_flat, "STREAM_BYTES", cfg["budget"])
             mp.setattr(conv_flat, "INPUT_GRAD_BYTES", cfg["budget"])
-        if cfg["small"] is not None:
-            mp.setattr(conv_flat, "SMALL_GEMM_MACS", cfg["small"])
+        if cfg["dw_copy"] is not None:
+            mp.setattr(conv_flat, "DW_COPY_MIN", cfg["dw_copy"])
         fast = _conv_and_grads(cfg)
         mp.setattr(conv_flat, "FLAT_MAX_CHANNELS", 0)  # every layer takes the general path
         simple = _conv_and_grads(cfg)

@@ -21,9 +21,8 @@ axis's offsets only (``K_last*C_out`` rows), so one GEMM gives a row per input c
 leading-axis offset, and ``dx`` is a few shifted adds of long rows (:func:`_input_grad`).
 Columns are never all materialised: they are copied a few images at a time into a buffer
 that stays in cache, multiplied, and copied again for the backward pass from the padded flat
-input, which is all the layer keeps. A buffer's images are multiplied as several small
-products in one batched call (:data:`SMALL_GEMM_MACS`). Large layers split their images into
-one block per worker thread.
+input, which is all the layer keeps. A buffer's images are multiplied one product per image,
+in one batched call. Large layers split their images into one block per worker thread.
 """
 
 from __future__ import annotations
@@ -46,9 +45,10 @@ FLAT_MAX_CHANNELS = 16
 # Work is split into one block of whole images per thread; each block's columns are built and
 # used a few images at a time, in a buffer of half the core's L2 cache, clamped to 256 KiB-1
 # MiB. Measured on 2 cores: 3x faster than building every column first for LeNet's first layer.
-# With a 2 MiB L2 and the products below, LeNet-5's step (`benchmarks/ab_step.py`, batch 128 /
-# 64) took 9.91 / 5.50 ms with 512 KiB, 9.56 / 5.43 with 768 KiB, 9.58 / 5.44 with 1 MiB and
-# 10.02 / 5.88 with 1.5 MiB, when the columns and their product no longer stay in L2. Smaller
+# With a 2 MiB L2 and products of up to 1M multiply-adds (see below), LeNet-5's step
+# (`benchmarks/ab_step.py`, batch 128 / 64) took 9.91 / 5.50 ms with 512 KiB, 9.56 / 5.43 with
+# 768 KiB, 9.58 / 5.44 with 1 MiB and 10.02 / 5.88 with 1.5 MiB, when the columns and their
+# product no longer stay in L2. Smaller
 # buffers mean more, shorter NumPy calls, and between calls a thread waits for the GIL
 # (LeNet's second layer forward on two threads, one product per piece: 2.5 ms with 128 KiB,
 # 1.3 with 256, 1.1 with 512).
@@ -60,14 +60,22 @@ FLAT_MAX_CHANNELS = 16
 # added back at 25 offsets.)
 STREAM_BYTES = min(max(l2_cache_bytes() // 2, 1 << 18), 1 << 20)
 INPUT_GRAD_BYTES = 1 << 21
-# A piece of whole images is multiplied as several products of whole images and at most this
-# many multiply-adds, in one batched ``np.matmul`` call: OpenBLAS multiplies matrices this small
-# with its small-matrix kernel, without packing. Measured on one core here (OpenBLAS 0.3.31,
-# SkylakeX kernels): (16, 150) @ (150, n) at 55-65 GMAC/s for n <= 416 (<= 1M multiply-adds),
-# 40-50 for n >= 420; (6, 25) @ (25, n) 50-65 up to n = 6666 and 21 at 6700. LeNet-5's step
-# against one product per piece (`benchmarks/ab_step.py`, same machine): 8.70 -> 9.05 ms at
-# batch 128, 5.14 -> 5.34 at 64 (one image per product: 8.46-8.82 and 5.61-5.72).
-SMALL_GEMM_MACS = 1_000_000
+# A piece of whole images is multiplied as one product per image, all in one batched
+# ``np.matmul`` call, with the weight gradient's products summed at the end. Measured on 2 cores
+# (OpenBLAS 0.3.31, SkylakeX kernels): OpenBLAS multiplies matrices of up to 1M multiply-adds
+# with its small-matrix kernel, without packing ((16, 150) @ (150, n) at 55-65 GMAC/s on one
+# core for n <= 416, 40-50 above), and two threads that each make such products, many per
+# call, gain 1.4-1.7x, where separate 2-D products of LeNet's first layer's shapes ((6, 25) @
+# (25, 4480), (25, 6272) @ (6272, 6)) ran slower on two threads than on one. LeNet-5's step
+# (`benchmarks/ab_step.py`, batch 128 / 64): 8.73 / 5.65 ms against 9.35 / 5.63 with products
+# of up to 1M multiply-adds (7 images for the first layer, 2 for the second) and, in another
+# run, 8.68 / 5.25 against 9.26 / 5.26 with one 2-D product per piece.
+# The weight gradient's operand, the output gradient with positions as rows, is copied to be
+# contiguous where a layer's products are large enough to repay it ((150, 140) @ (140, 16) at
+# 70 GMAC/s against 41 with a transposed view), else left a view ((25, 896) @ (896, 6): 44
+# against 40). LeNet-5's step, batch 128 / 64: 8.56 / 5.60 ms so, 8.91 / 5.91 copying always,
+# 8.74 / 5.68 never.
+DW_COPY_MIN = 512
 # Below this many multiply-adds per product the layer runs on one thread: a second costs more
 # than it saves. Measured on 2 cores with `benchmarks/ab_step.py`, LeNet-5's training step (its
 # layers: 9M and 22M multiply-adds at batch 64, 17M and 43M at 128): 15M gives 6.14 ms at batch
@@ -136,27 +144,17 @@ def _column_view(flat: np.ndarray, plan: _Plan, nb: int) -> np.ndarray:
     return np.ndarray((flat.shape[0],) + plan.kernel + (nb, plan.span), flat.dtype, flat, strides=strides)
 
 
-def _sub_blocks(nb: int, positions: int, rows: int, item: int, budget: int,
-                macs: int) -> list[tuple[int, int, int, int, int]]:
+def _sub_blocks(nb: int, positions: int, rows: int, item: int,
+                budget: int) -> list[tuple[int, int, int, int, int]]:
     """Split ``nb`` images of ``positions`` each into (first image, end image, first position,
     end position, products) pieces whose columns take about ``budget`` bytes: several whole
-    images, multiplied as ``products`` products of equally many images and at most
-    :data:`SMALL_GEMM_MACS` multiply-adds each (``macs`` per position), or part of one image,
-    as one product."""
+    images, one product each, or part of one image, one product."""
     per_image = rows * positions * item
-    if per_image > budget:
-        step = max(1, budget // (rows * item))
-        return [(i, i + 1, p, min(p + step, positions), 1)
-                for i in range(nb) for p in range(0, positions, step)]
-    per = max(1, min(budget // per_image, SMALL_GEMM_MACS // (macs * positions)))  # images per product
-    most = max(1, budget // (per * per_image))  # products per piece
-    pieces, s = [], 0
-    while s < nb:
-        products = min(most, (nb - s) // per)
-        e = s + products * per if products else nb  # the last few images: one product
-        pieces.append((s, e, 0, positions, max(products, 1)))
-        s = e
-    return pieces
+    if per_image <= budget:
+        step = budget // per_image
+        return [(s, min(s + step, nb), 0, positions, min(s + step, nb) - s) for s in range(0, nb, step)]
+    step = max(1, budget // (rows * item))
+    return [(i, i + 1, p, min(p + step, positions), 1) for i in range(nb) for p in range(0, positions, step)]
 
 
 def _buffer(subs: list[tuple[int, int, int, int, int]], rows: int, dtype: np.dtype) -> np.ndarray:
@@ -201,7 +199,7 @@ def _input_grad(gcat: np.ndarray, w_outer: np.ndarray, plan: _Plan, nb: int, bud
     n_outer = len(plan.outer)
     c = w_outer.shape[0] // n_outer
     rows = k_last * c_out + n_outer * c  # the stack's rows and T's, per position
-    subs = _sub_blocks(nb, extent, rows, item, budget, n_outer * c * k_last * c_out)
+    subs = _sub_blocks(nb, extent, rows, item, budget)
     stack_buf = _buffer(subs, k_last * c_out, gcat.dtype)
     t_buf = _buffer(subs, n_outer * c, gcat.dtype)
     dflat = np.zeros((c, nb, plane), gcat.dtype)
@@ -261,7 +259,7 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
         nb = b.stop - b.start
         flats[b.start] = flat = _flat_input(xd[b], plan)
         view = _column_view(flat, plan, nb)
-        subs = _sub_blocks(nb, plan.span, rows, xd.itemsize, STREAM_BYTES, rows * c_out)
+        subs = _sub_blocks(nb, plan.span, rows, xd.itemsize, STREAM_BYTES)
         if len(subs) == 1:  # small (batch-1 inference): one copy, one product
             yc = wm @ view.reshape(rows, -1)
         else:
@@ -303,7 +301,7 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
                 return None
             gm = gcat[:, plan.head :]
             view = _column_view(flats[b.start], plan, nb)
-            subs = _sub_blocks(nb, plan.span, rows, xd.itemsize, STREAM_BYTES, rows * c_out)
+            subs = _sub_blocks(nb, plan.span, rows, xd.itemsize, STREAM_BYTES)
             buf = _buffer(subs, rows, xd.dtype)
             if subs[0][4] == 1:  # one product per piece
                 gwm = np.zeros((rows, c_out), g.dtype)
@@ -311,10 +309,11 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
                     piece = gm[:, s * plan.span + p : (e - 1) * plan.span + q]
                     gwm += columns(view, buf, s, e, p, q, 1)[0] @ piece.T
                 return gwm
-            # Several products per piece: the gradient with positions as rows, so that both
-            # operands are contiguous (a transposed one misses OpenBLAS's small-matrix kernel:
-            # (150, 140) @ (140, 16) at 70 GMAC/s against 41), and the products summed at the end.
-            gt = np.ascontiguousarray(gm.T)  # (nb*span, C_out)
+            # Several products per piece, summed at the end. The gradient with positions as
+            # rows: a copy where the products are large enough to repay it, so that both
+            # operands are contiguous ((150, 140) @ (140, 16) at 70 GMAC/s against 41 with a
+            # transposed view), else a view ((25, 896) @ (896, 6): 44 against 40).
+            gt = np.ascontiguousarray(gm.T) if rows * c_out >= DW_COPY_MIN else gm.T  # (nb*span, C_out)
             partial = np.empty((sum(sub[4] for sub in subs), rows, c_out), g.dtype)
             k = 0
             for s, e, p, q, products in subs:
