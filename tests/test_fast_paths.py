@@ -8,6 +8,7 @@ ranks 1-3.
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -118,6 +119,30 @@ def test_flat_route_matches_general_path(cfg: dict) -> None:
         fast = _conv_and_grads(cfg)
         mp.setattr(conv_flat, "FLAT_MAX_CHANNELS", 0)  # every layer takes the general path
         simple = _conv_and_grads(cfg)
+    for f, s in zip(fast, simple, strict=True):
+        np.testing.assert_allclose(f, s, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel", [(3,), (3, 2), (2, 3, 2)], ids=["1d", "2d", "3d"])
+@pytest.mark.parametrize("images_per_piece", [1, 2, 5])
+def test_flat_route_input_gradient_in_place_when_unpadded(monkeypatch, kernel: tuple,
+                                                         images_per_piece: int) -> None:
+    # An unpadded layer's input gradient is summed straight into dx, a piece of whole images
+    # at a time (the hypothesis test draws padding on every side, so it rarely gets here);
+    # with 2 images per piece, batch 5 ends on a smaller piece.
+    rank = len(kernel)
+    spatial = (7, 6, 5)[:rank]
+    cfg = {"x": (5, 3) + spatial, "w": (4, 3) + kernel, "seed": 11, "x_grad": True,
+           "kw": {"dilation": (2,) + (1,) * (rank - 1)}}
+    plan = conv_flat._plan(spatial, kernel, cfg["kw"]["dilation"], ((0, 0),) * rank)
+    rows = 4 * kernel[-1] + 3 * math.prod(kernel[:-1])  # the input gradient's rows per position
+    monkeypatch.setattr(conv_flat, "INPUT_GRAD_BYTES", images_per_piece * rows * plan.t_extent * 8)
+    monkeypatch.setattr(conv_flat, "STREAM_BYTES", images_per_piece * 3 * math.prod(kernel) * plan.span * 8)
+    pieces = conv_flat._sub_blocks(5, plan.t_extent, rows, 8, conv_flat.INPUT_GRAD_BYTES)
+    assert [e - s for s, e, _, _ in pieces][0] == images_per_piece  # whole images, as many as meant
+    fast = _conv_and_grads(cfg)
+    monkeypatch.setattr(conv_flat, "FLAT_MAX_CHANNELS", 0)
+    simple = _conv_and_grads(cfg)
     for f, s in zip(fast, simple, strict=True):
         np.testing.assert_allclose(f, s, rtol=1e-12, atol=1e-12)
 

@@ -48,16 +48,16 @@ FLAT_MAX_CHANNELS = 16
 # With a 2 MiB L2 and products of up to 1M multiply-adds (see below), LeNet-5's step
 # (`benchmarks/ab_step.py`, batch 128 / 64) took 9.91 / 5.50 ms with 512 KiB, 9.56 / 5.43 with
 # 768 KiB, 9.58 / 5.44 with 1 MiB and 10.02 / 5.88 with 1.5 MiB, when the columns and their
-# product no longer stay in L2. Smaller
-# buffers mean more, shorter NumPy calls, and between calls a thread waits for the GIL
-# (LeNet's second layer forward on two threads, one product per piece: 2.5 ms with 128 KiB,
-# 1.3 with 256, 1.1 with 512).
+# product no longer stay in L2. Smaller buffers mean more, shorter NumPy calls, and between
+# calls a thread waits for the GIL (LeNet's second layer forward on two threads, one product
+# per piece: 2.5 ms with 128 KiB, 1.3 with 256, 1.1 with 512).
 # The input gradient works through its images a few at a time, so that their stacked
-# gradient and GEMM result take about INPUT_GRAD_BYTES. Measured with `benchmarks/ab_step.py`
-# (LeNet-5's step, batch 128 / 64): 1 MiB 9.71 / 5.94 ms, 2 MiB 9.59-9.63 / 5.86, 4 MiB 9.57 at
-# 128. (When the runs of positions covered the whole padded plane: LeNet's second layer at
-# batch 128, both gradients, 2.7 ms with 1 MiB, 3.6 ms with 256 KiB; 3.1 ms when W^T dY was
-# added back at 25 offsets.)
+# gradient and GEMM result take about INPUT_GRAD_BYTES (for whole images, plus the zeros laid
+# between their partial sums: 1.4x for LeNet's second layer; see :func:`_input_grad`).
+# Measured with `benchmarks/ab_step.py` (LeNet-5's step, batch 128 / 64): 1 MiB 9.71 / 5.94 ms,
+# 2 MiB 9.59-9.63 / 5.86, 4 MiB 9.57 at 128. (When the runs of positions covered the whole
+# padded plane: LeNet's second layer at batch 128, both gradients, 2.7 ms with 1 MiB, 3.6 ms
+# with 256 KiB; 3.1 ms when W^T dY was added back at 25 offsets.)
 STREAM_BYTES = min(max(l2_cache_bytes() // 2, 1 << 18), 1 << 20)
 INPUT_GRAD_BYTES = 1 << 21
 # A piece of whole images is multiplied as one product per image, all in one batched
@@ -71,17 +71,18 @@ INPUT_GRAD_BYTES = 1 << 21
 # of up to 1M multiply-adds (7 images for the first layer, 2 for the second) and, in another
 # run, 8.68 / 5.25 against 9.26 / 5.26 with one 2-D product per piece.
 # The weight gradient's operand, the output gradient with positions as rows, is copied to be
-# contiguous where a layer's products are large enough to repay it ((150, 140) @ (140, 16) at
-# 70 GMAC/s against 41 with a transposed view), else left a view ((25, 896) @ (896, 6): 44
-# against 40). LeNet-5's step, batch 128 / 64: 8.56 / 5.60 ms so, 8.91 / 5.91 copying always,
-# 8.74 / 5.68 never.
+# contiguous where the layer's multiply-adds per position, C*K x C_out, reach DW_COPY_MIN
+# ((150, 140) @ (140, 16) at 70 GMAC/s against 41 with a transposed view), else left a view
+# ((25, 896) @ (896, 6): 44 against 40). LeNet-5's step, batch 128 / 64: 8.56 / 5.60 ms so,
+# 8.91 / 5.91 copying always, 8.74 / 5.68 never.
 DW_COPY_MIN = 512
-# Below this many multiply-adds per product the layer runs on one thread: a second costs more
-# than it saves. Measured on 2 cores with `benchmarks/ab_step.py`, LeNet-5's training step (its
-# layers: 9M and 22M multiply-adds at batch 64, 17M and 43M at 128): 15M gives 6.14 ms at batch
-# 64 and 10.28 ms at 128, 30M 6.25 and 10.23 ms; 8M was slower at batch 64 in an earlier A/B.
-# (While the caller sat idle during a pooled op, 30M had been best: `ndconv train` 0.5-1 s
-# faster than with 20M.)
+# Below this many multiply-adds in the layer's forward the layer runs on one thread: a second
+# costs more than it saves. Measured on 2 cores with `benchmarks/ab_step.py`, LeNet-5's
+# training step (its layers: 9M and 22M multiply-adds at batch 64, 17M and 43M at 128): 15M
+# gives 6.14 ms at batch 64 and 10.28 ms at 128, 30M 6.25 and 10.23 ms; 8M was slower at batch
+# 64 in an earlier A/B. (While the caller sat idle during a pooled op, 30M had been best:
+# `ndconv train` 0.5-1 s faster than with 20M.) With one product per image: 5.51 ms at batch
+# 64 against 5.77 with 8M and 5.72 with 4M; 8.34 ms at 128 against 9.02 with 30M.
 PARALLEL_MIN_MACS = 15_000_000
 # With this many output channels or more the output is laid out channels-last, like the rest
 # of the engine's wide layers (a ResNet stem's 64 channels): element-wise passes over two
@@ -145,27 +146,28 @@ def _column_view(flat: np.ndarray, plan: _Plan, nb: int) -> np.ndarray:
 
 
 def _sub_blocks(nb: int, positions: int, rows: int, item: int,
-                budget: int) -> list[tuple[int, int, int, int, int]]:
+                budget: int) -> list[tuple[int, int, int, int]]:
     """Split ``nb`` images of ``positions`` each into (first image, end image, first position,
-    end position, products) pieces whose columns take about ``budget`` bytes: several whole
-    images, one product each, or part of one image, one product."""
+    end position) pieces whose columns take about ``budget`` bytes: several whole images, or
+    part of one image. A piece is multiplied as one product per image (one in all for a part)."""
     per_image = rows * positions * item
     if per_image <= budget:
         step = budget // per_image
-        return [(s, min(s + step, nb), 0, positions, min(s + step, nb) - s) for s in range(0, nb, step)]
+        return [(s, min(s + step, nb), 0, positions) for s in range(0, nb, step)]
     step = max(1, budget // (rows * item))
-    return [(i, i + 1, p, min(p + step, positions), 1) for i in range(nb) for p in range(0, positions, step)]
+    return [(i, i + 1, p, min(p + step, positions)) for i in range(nb) for p in range(0, positions, step)]
 
 
-def _buffer(subs: list[tuple[int, int, int, int, int]], rows: int, dtype: np.dtype) -> np.ndarray:
-    """A flat buffer for ``rows`` values per position of the largest piece of :func:`_sub_blocks`."""
-    s, e, p, q, _ = subs[0]
+def _buffer(subs: list[tuple[int, int, int, int]], rows: int, dtype: np.dtype) -> np.ndarray:
+    """A flat buffer for ``rows`` values per position of the largest piece of :func:`_sub_blocks`
+    (its first)."""
+    s, e, p, q = subs[0]
     return np.empty((e - s) * (q - p) * rows, dtype)
 
 
-def _products(buf: np.ndarray, products: int, rows: int, positions: int) -> np.ndarray:
-    """``buf`` as ``products`` matrices of ``rows`` x ``positions // products``."""
-    return buf[: rows * positions].reshape(products, rows, positions // products)
+def _per_image(buf: np.ndarray, images: int, rows: int, positions: int) -> np.ndarray:
+    """``buf`` as ``images`` matrices of ``rows`` x ``positions``: one product per image."""
+    return buf[: images * rows * positions].reshape(images, rows, positions)
 
 
 def _grad_grid(gv: np.ndarray, plan: _Plan, per_image: int) -> np.ndarray:
@@ -210,42 +212,46 @@ def _input_grad(gcat: np.ndarray, w_outer: np.ndarray, plan: _Plan, nb: int, bud
     whole = subs[0][3] - subs[0][2] == extent
     if whole:  # T's images `stride` apart, zeros between (never written, so they stay zero)
         reach = plan.outer[-1]  # the largest outer offset
+        # The sum reads T[q - outer] for q in [0, plane): from `reach` before an image's T to
+        # plane - 1 after its start, inside the zeros around it since stride >= plane (with
+        # two or more axes plane - extent <= reach; with one, reach = 0 and extent = plane).
         stride = extent + reach
         t_len = reach + (subs[0][1] - subs[0][0]) * stride
         t_full = np.zeros((n_outer * c, t_len), gcat.dtype)
-        lead = plan.kernel[:-1]  # shifted[*k, c, image, q] = T[(k, c), reach + image*stride + q - outer(k)]
+        lead = plan.kernel[:-1]  # shifted_t[*k, c, image, q] = T[(k, c), reach + image*stride + q - outer(k)]
         lead_strides = tuple((math.prod(lead[d + 1 :]) * c * t_len - st) * item
                              for d, st in enumerate(plan.steps[:-1]))
-        shifted_strides = lead_strides + (t_len * item, stride * item, item)
+        shifted_t_strides = lead_strides + (t_len * item, stride * item, item)
+        dflat = np.empty((c, nb, plane), gcat.dtype) if out is None else out  # every element summed into
     else:
         t_buf = _buffer(subs, n_outer * c, gcat.dtype)
-    dflat = np.zeros((c, nb, plane), gcat.dtype) if out is None or not whole else out
-    for s, e, p, q, products in subs:  # images s..e-1, positions p..q-1 of each
-        u0, u1 = s * extent + p, (e - 1) * extent + q  # contiguous positions of gcat
-        stack = _products(stack_buf, products, k_last * c_out, u1 - u0)
-        length = stack.shape[2]
-        # stack[i, (j, o), u] = G[o, u0 + i*length + u - j*step]: one copy from a view stepping
+        dflat = np.zeros((c, nb, plane), gcat.dtype)
+    for s, e, p, q in subs:  # images s..e-1, positions p..q-1 of each, one product per image
+        u0 = s * extent + p  # the first of the piece's positions in gcat
+        stack = _per_image(stack_buf, e - s, k_last * c_out, q - p)
+        # stack[i, (j, o), u] = G[o, u0 + i*extent + u - j*step]: one copy from a view stepping
         # back j*step per j (five copies took 5% longer on two threads: each NumPy call hands
         # the GIL over)
-        shifted = (length * item, -step * item, gcat.strides[0], item)
-        stack.reshape(products, k_last, c_out, length)[...] = np.ndarray(
-            (products, k_last, c_out, length), gcat.dtype, gcat, (head + u0) * item, shifted)
+        stack_strides = (extent * item, -step * item, gcat.strides[0], item)
+        stack.reshape(e - s, k_last, c_out, q - p)[...] = np.ndarray(
+            (e - s, k_last, c_out, q - p), gcat.dtype, gcat, (head + u0) * item, stack_strides)
         if whole:
-            images = t_full[:, reach : reach + products * stride].reshape(n_outer * c, products, stride)
+            images = t_full[:, reach : reach + (e - s) * stride].reshape(n_outer * c, e - s, stride)
             np.matmul(w_outer, stack, out=images[:, :, :extent].swapaxes(0, 1))
-            view = np.ndarray(lead + (c, products, plane), gcat.dtype, t_full, reach * item, shifted_strides)
-            np.add.reduce(view, axis=tuple(range(len(lead))), out=dflat[:, s:e])
+            shifted_t = np.ndarray(lead + (c, e - s, plane), gcat.dtype, t_full, reach * item,
+                                   shifted_t_strides)
+            np.add.reduce(shifted_t, axis=tuple(range(len(lead))), out=dflat[:, s:e])
             continue
-        t = t_buf[: n_outer * c * (u1 - u0)].reshape(n_outer * c, u1 - u0)
-        np.matmul(w_outer, stack, out=t.reshape(n_outer * c, products, length).swapaxes(0, 1))
-        t4 = t.reshape(n_outer, c, e - s, q - p)
+        t = t_buf[: n_outer * c * (q - p)].reshape(n_outer * c, 1, q - p)  # one image's part
+        np.matmul(w_outer, stack, out=t.swapaxes(0, 1))
+        t4 = t.reshape(n_outer, c, 1, q - p)
         for i, off in enumerate(plan.outer):
             hi = min(q + off, plane)  # T past the plane's end is zero (beyond O in a middle axis)
             if hi > p + off:
                 dflat[:, s:e, p + off : hi] += t4[i, :, :, : hi - p - off]
     if out is not None and dflat is not out:
         out[...] = dflat
-    return dflat
+    return dflat if out is None else out
 
 
 def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
@@ -257,7 +263,7 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
     plan = _plan(xd.shape[2:], wd.shape[2:], tuple(dilation), tuple((lo, hi) for lo, hi in zero_pad))
     wm = wd.reshape(c_out, -1)  # (C_out, C*K), columns in (c, *k) order like cols' rows
     rows = wm.shape[1]
-    macs = rows * c_out * n * plan.span  # of each product: the forward, dW and dx alike
+    macs = rows * c_out * n * plan.span  # the layer's forward, and dW and dx alike
     step = -(-n // (num_workers() if macs >= PARALLEL_MIN_MACS else 1))
     blocks = [slice(a, min(a + step, n)) for a in range(0, n, step)]  # one per thread, or one
     if c_out >= CHANNELS_LAST_OUT:  # wide outputs feed channels-last layers: match them
@@ -267,16 +273,12 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
     flats: dict[int, np.ndarray] = {}  # each block's padded, flattened input, for the backward
     bias_col = None if bias is None else bias.data.reshape((-1,) + (1,) * (len(plan.grid) + 1))
 
-    nk = len(plan.kernel)
-    split_axes = (nk + 1, *range(nk + 1), nk + 2, nk + 3)  # (C, *K, products, images, positions)
+    to_images_first = (len(plan.kernel) + 1, *range(len(plan.kernel) + 1), len(plan.kernel) + 2)
 
-    def columns(view: np.ndarray, buf: np.ndarray, s: int, e: int, p: int, q: int,
-                products: int) -> np.ndarray:
-        """Copy the piece's columns into ``buf``: (products, C*K, positions of each product)."""
-        cols = _products(buf, products, rows, (e - s) * (q - p))
-        src = view[..., s:e, p:q]  # (C, *K, images, positions)
-        if products > 1:  # -> (products, C, *K, images of each, positions)
-            src = src.reshape(src.shape[:-2] + (products, (e - s) // products, q - p)).transpose(split_axes)
+    def columns(view: np.ndarray, buf: np.ndarray, s: int, e: int, p: int, q: int) -> np.ndarray:
+        """Copy the piece's columns into ``buf``: (images, C*K, positions), one matrix per image."""
+        cols = _per_image(buf, e - s, rows, q - p)
+        src = view[..., s:e, p:q].transpose(to_images_first)  # (images, C, *K, positions)
         cols.reshape(src.shape)[...] = src  # the copy
         return cols
 
@@ -290,10 +292,10 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
         else:
             buf = _buffer(subs, rows, xd.dtype)
             yc = np.empty((c_out, nb * plan.span), xd.dtype)
-            for s, e, p, q, products in subs:
+            for s, e, p, q in subs:
                 out = yc[:, s * plan.span + p : (e - 1) * plan.span + q]
-                np.matmul(wm, columns(view, buf, s, e, p, q, products),
-                          out=out.reshape(c_out, products, -1).swapaxes(0, 1))
+                out = out.reshape(c_out, e - s, q - p).swapaxes(0, 1)  # (images, C_out, positions)
+                np.matmul(wm, columns(view, buf, s, e, p, q), out=out)
         yc = yc.reshape((c_out, nb) + plan.grid)
         if bias_col is not None:
             yc += bias_col
@@ -334,23 +336,19 @@ def conv_valid_flat(x: Tensor, w: Tensor, dilation: Sequence[int],
             view = _column_view(flats[b.start], plan, nb)
             subs = _sub_blocks(nb, plan.span, rows, xd.itemsize, STREAM_BYTES)
             buf = _buffer(subs, rows, xd.dtype)
-            if subs[0][4] == 1:  # one product per piece
+            if subs[0][1] - subs[0][0] == 1:  # one image, or part of one, per piece: one product
                 gwm = np.zeros((rows, c_out), g.dtype)
-                for s, e, p, q, _ in subs:
+                for s, e, p, q in subs:
                     piece = gm[:, s * plan.span + p : (e - 1) * plan.span + q]
-                    gwm += columns(view, buf, s, e, p, q, 1)[0] @ piece.T
+                    gwm += columns(view, buf, s, e, p, q)[0] @ piece.T
                 return gwm
-            # Several products per piece, summed at the end. The gradient with positions as
-            # rows: a copy where the products are large enough to repay it, so that both
-            # operands are contiguous ((150, 140) @ (140, 16) at 70 GMAC/s against 41 with a
-            # transposed view), else a view ((25, 896) @ (896, 6): 44 against 40).
+            # One product per image, summed at the end, with the gradient's positions as rows
+            # (copied contiguous or left a view: see DW_COPY_MIN).
             gt = np.ascontiguousarray(gm.T) if rows * c_out >= DW_COPY_MIN else gm.T  # (nb*span, C_out)
-            partial = np.empty((sum(sub[4] for sub in subs), rows, c_out), g.dtype)
-            k = 0
-            for s, e, p, q, products in subs:
-                piece = gt[s * plan.span + p : (e - 1) * plan.span + q].reshape(products, -1, c_out)
-                np.matmul(columns(view, buf, s, e, p, q, products), piece, out=partial[k : k + products])
-                k += products
+            partial = np.empty((nb, rows, c_out), g.dtype)
+            for s, e, p, q in subs:
+                piece = gt[s * plan.span : e * plan.span].reshape(e - s, plan.span, c_out)
+                np.matmul(columns(view, buf, s, e, p, q), piece, out=partial[s:e])
             return partial.sum(axis=0)
 
         # One job per block does both gradients, so the thread that lays out the block's
