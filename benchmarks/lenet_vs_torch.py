@@ -142,10 +142,12 @@ def main() -> None:
     nc.manual_seed(args.seed)
     model = lenet5()
     tmodel = torch_lenet5()
-    noise = np.random.default_rng(args.perturb_seed)
-    tmodel.load_state_dict({k: torch.from_numpy((v * (1 + args.perturb * noise.standard_normal(v.shape)))
-                                                .astype(v.dtype)) for k, v in model.state_dict().items()},
-                           strict=True)
+    state = model.state_dict()
+    if args.perturb:  # torch starts from weights a little off ndconv's
+        noise = np.random.default_rng(args.perturb_seed)
+        state = {k: (v * (1 + args.perturb * noise.standard_normal(v.shape))).astype(v.dtype)
+                 for k, v in state.items()}
+    tmodel.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()}, strict=True)
     idx_orders = orders(len(ds.y_train), args.epochs, args.seed)
     args.total_steps = args.epochs * len(batches(idx_orders[0], args.batch_size))
     print(f"LeNet-5 on mnist-5k (4000 train / 1000 test): {args.optimizer} lr={args.lr}, "
